@@ -1,0 +1,45 @@
+"""User accounts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_organisation, make_user
+from web.models import Role
+from web.services.accounts import AccountError, create_user
+
+pytestmark = pytest.mark.usefixtures("app_context")
+
+
+def test_create_member_user_hashes_the_password() -> None:
+    org = make_organisation()
+    user = create_user(email=" Ann@Member.Example ", name="Ann", role=Role.MEMBER,
+                       organisation=org, password="long enough password")
+    assert user.email == "ann@member.example"
+    assert user.password_hash.startswith("scrypt:")
+    assert "long enough" not in user.password_hash
+    assert user.check_password("long enough password")
+    assert not user.check_password("wrong password!")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"email": "not-an-email"}, "not an email"),
+        ({"password": "short"}, "at least"),
+        ({"organisation": None}, "needs a member organisation"),
+    ],
+)
+def test_create_user_refuses_bad_input(kwargs, message) -> None:  # type: ignore[no-untyped-def]
+    values = {"email": "a@b.example", "name": "A", "role": Role.MEMBER,
+              "organisation": make_organisation(), "password": "long enough password"}
+    values.update(kwargs)
+    with pytest.raises(AccountError, match=message):
+        create_user(**values)
+
+
+def test_duplicate_email_is_refused() -> None:
+    make_user(email="taken@member.example")
+    with pytest.raises(AccountError, match="already exists"):
+        create_user(email="TAKEN@member.example", name="B", role=Role.ADMIN, organisation=None,
+                    password="long enough password")

@@ -1,0 +1,60 @@
+"""framework-match web application: the app factory.
+
+``create_app()`` is the one place the application is assembled: configuration from the
+environment (:mod:`web.config`), extensions, blueprints, CLI commands and error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from web.config import ConfigError, load_config
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """Create and configure the application.
+
+    ``test_config`` overrides settings read from the environment and ``instance_path``
+    moves the instance folder (tests use both).
+
+    :raise ConfigError: when a setting in the environment is invalid.
+    """
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app.config.from_mapping(load_config(os.environ, app.instance_path))
+    app.config.update(
+        SQLALCHEMY_RECORD_QUERIES=False,
+        # Long enough for a member's working session; sessions are signed, not stored.
+        PERMANENT_SESSION_LIFETIME=8 * 60 * 60,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # bytes; largest upload (supplier import files)
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    _configure_logging(app)
+
+    from web import cli, db_setup, errors, frontend, views
+
+    db_setup.init_app(app)
+    frontend.init_app(app)
+    errors.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    level = app.config["LOG_LEVEL"]
+    app.logger.setLevel(level)
+    logging.getLogger("web").setLevel(level)
+    logging.getLogger("matcher").setLevel(level)

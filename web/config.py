@@ -1,0 +1,120 @@
+"""Configuration, read from the environment in one place.
+
+Settings (all optional):
+
+``DATABASE_URL``
+    SQLAlchemy URL. Default: SQLite in the instance folder (WAL mode, busy timeout set).
+    ``sqlite:///…`` and ``postgresql://…`` (psycopg 3) are supported.
+``SECRET_KEY``
+    Signs sessions and CSRF tokens. If unset, one is generated once into the instance
+    folder (``instance/secret_key``, mode 0600) and reused, so it is never a constant.
+``LOG_LEVEL``
+    DEBUG, INFO, WARNING, ERROR or CRITICAL. Default INFO.
+``POSTCODE_DIRECTORY``
+    Path of the compiled postcode directory. Default: in the instance folder.
+
+A bad setting raises :class:`ConfigError` with a one-line message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+DEFAULT_DATABASE_FILE = "framework-match.sqlite3"
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 16  # characters; shorter keys are guessable
+# SQLite waits this long for a lock held by another gunicorn worker before failing.
+SQLITE_BUSY_TIMEOUT_S = 15
+
+
+class ConfigError(Exception):
+    """A setting in the environment is missing or invalid."""
+
+
+def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the Flask configuration mapping built from ``environ``.
+
+    :raise ConfigError: when a setting is invalid; the message names the setting.
+    """
+    instance = Path(instance_path)
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
+        "SECRET_KEY": _secret_key(environ, instance),
+        "LOG_LEVEL": _log_level(environ),
+        "POSTCODE_DIRECTORY": environ.get("POSTCODE_DIRECTORY") or None,
+    }
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    return config
+
+
+def _database_url(environ: Mapping[str, str], instance: Path) -> str:
+    raw = environ.get("DATABASE_URL", "").strip()
+    if not raw:
+        instance.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{instance / DEFAULT_DATABASE_FILE}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL is not a valid database URL: {raw!r} "
+            "(expected e.g. sqlite:///path/to/file.sqlite3 or postgresql://user@host/db)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_DATABASES:
+        raise ConfigError(
+            f"DATABASE_URL uses {backend!r}; supported databases are "
+            + " and ".join(SUPPORTED_DATABASES)
+        )
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # Plain postgresql:// would pick psycopg2, which we do not install; use psycopg 3.
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _engine_options(database_url: str) -> dict[str, Any]:
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    # pre-ping: a connection broken by a database restart is replaced, not handed out.
+    return {"pool_pre_ping": True}
+
+
+def _secret_key(environ: Mapping[str, str], instance: Path) -> str:
+    raw = environ.get("SECRET_KEY")
+    if raw is not None:
+        if len(raw) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters"
+            )
+        return raw
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / SECRET_KEY_FILE
+    if not key_file.exists():
+        # Exclusive create: two workers starting together must not overwrite each other.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    key = key_file.read_text().strip()
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"SECRET_KEY file {key_file} is empty or too short: delete it to regenerate")
+    return key
+
+
+def _log_level(environ: Mapping[str, str]) -> str:
+    level = environ.get("LOG_LEVEL", "INFO").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(
+            f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (got {level!r})"
+        )
+    return level

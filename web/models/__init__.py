@@ -1,0 +1,35 @@
+"""The database models, one module per area; import them from here."""
+
+from web.models.audit import AuditEvent
+from web.models.base import Base
+from web.models.framework import Framework, Lot
+from web.models.member import MemberOrganisation, OrganisationType, Role, Site, User
+from web.models.reference import DataVersion, ThesaurusGroup
+from web.models.shortlist import Shortlist, ShortlistEntry, ShortlistStatus
+from web.models.social_value import SocialValueCatalogue, SocialValueOption, SocialValueTheme
+from web.models.supplier import Accreditation, Commitment, Contact, Supplier, supplier_lots
+
+__all__ = [
+    "Accreditation",
+    "AuditEvent",
+    "Base",
+    "Commitment",
+    "Contact",
+    "DataVersion",
+    "Framework",
+    "Lot",
+    "MemberOrganisation",
+    "OrganisationType",
+    "Role",
+    "Shortlist",
+    "ShortlistEntry",
+    "ShortlistStatus",
+    "Site",
+    "SocialValueCatalogue",
+    "SocialValueOption",
+    "SocialValueTheme",
+    "Supplier",
+    "ThesaurusGroup",
+    "User",
+    "supplier_lots",
+]

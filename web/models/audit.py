@@ -1,0 +1,29 @@
+"""The audit trail: who did what, when, to which object."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from web.models.base import Base, intpk, utcnow
+
+
+class AuditEvent(Base):
+    """One recorded action (search run, import, shortlist locked, supplier edited, …)."""
+
+    __tablename__ = "audit_events"
+
+    id: so.Mapped[intpk]
+    at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, index=True)
+    actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    # The acting organisation, so a member's trail is scoped to its own events.
+    organisation_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("member_organisations.id"), index=True
+    )
+    action: so.Mapped[str] = so.mapped_column(sa.String(60))
+    object_type: so.Mapped[str] = so.mapped_column(sa.String(60))
+    object_id: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
