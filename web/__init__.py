@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from web.config import ConfigError, load_config
+from web.config import ConfigError, engine_options, load_config
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -40,6 +40,10 @@ def create_app(
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # Derived from the final database URL, which test_config may have replaced.
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
 
     _configure_logging(app)
 

@@ -49,9 +49,8 @@ def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str
         "SQLALCHEMY_DATABASE_URI": _database_url(environ, instance),
         "SECRET_KEY": _secret_key(environ, instance),
         "LOG_LEVEL": _log_level(environ),
-        "POSTCODE_DIRECTORY": environ.get("POSTCODE_DIRECTORY") or None,
+        "POSTCODES_DIRECTORY_PATH": environ.get("POSTCODE_DIRECTORY") or None,
     }
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(config["SQLALCHEMY_DATABASE_URI"])
     return config
 
 
@@ -79,7 +78,8 @@ def _database_url(environ: Mapping[str, str], instance: Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _engine_options(database_url: str) -> dict[str, Any]:
+def engine_options(database_url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options suited to the database at ``database_url``."""
     if make_url(database_url).get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     # pre-ping: a connection broken by a database restart is replaced, not handed out.

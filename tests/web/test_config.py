@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from web.config import ConfigError, load_config
+from web.config import ConfigError, engine_options, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def test_defaults_to_sqlite_in_the_instance_folder(tmp_path: Path) -> None:
     config = load_config({}, tmp_path)
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'framework-match.sqlite3'}"
     assert config["LOG_LEVEL"] == "INFO"
-    assert config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["timeout"] > 0
+    assert engine_options(config["SQLALCHEMY_DATABASE_URI"])["connect_args"]["timeout"] > 0
 
 
 def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
 def test_postgresql_url_uses_psycopg3(tmp_path: Path) -> None:
     config = load_config({"DATABASE_URL": "postgresql://app@db.internal/fm"}, tmp_path)
     assert config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
-    assert config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    assert engine_options(config["SQLALCHEMY_DATABASE_URI"]) == {"pool_pre_ping": True}
 
 
 @pytest.mark.parametrize(
