@@ -63,7 +63,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, postcode_directory_path: Path)
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": TEST_SECRET_KEY,
         "WTF_CSRF_ENABLED": False,
-        "POSTCODE_DIRECTORY": str(postcode_directory_path),
+        "POSTCODES_DIRECTORY_PATH": str(postcode_directory_path),
     }, instance_path=str(instance))
     with application.app_context():
         flask_migrate.upgrade()
@@ -112,3 +112,26 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (shared benchmark data, not part of a user's clone)")
     return path
+
+
+class AuthActions:
+    """Sign a test client in as a user without going through the form."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self._client = client
+
+    def login_as(self, user) -> None:  # type: ignore[no-untyped-def]
+        from web.auth import SESSION_KEY
+
+        with self._client.session_transaction() as session:
+            session[SESSION_KEY] = user.id
+
+    def logout(self) -> None:
+        with self._client.session_transaction() as session:
+            session.clear()
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:  # type: ignore[no-untyped-def]
+    """Sign the ``client`` in and out."""
+    return AuthActions(client)

@@ -29,8 +29,9 @@ def init_app(app: Flask) -> None:
     from web.match_cli import match
     from web.postcodes.cli import postcodes
     from web.suppliers_cli import suppliers
+    from web.tokens_cli import tokens
 
-    for command in (demo, users, postcodes, suppliers, match):
+    for command in (demo, users, postcodes, suppliers, match, tokens):
         app.cli.add_command(command)
 
 

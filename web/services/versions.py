@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from web.extensions import db
@@ -30,3 +32,19 @@ def current_version(name: str = INDEX_DATA) -> int:
     """The counter ``name``; 0 if it was never bumped."""
     value = db.session.scalar(sa.select(DataVersion.version).where(DataVersion.name == name))
     return value or 0
+
+
+def version_token(name: str = INDEX_DATA) -> str:
+    """The counter and the time of its last bump, e.g. ``"12@1764130000123456"``.
+
+    The counter alone could repeat if the database were emptied or recreated under a
+    running worker; with the bump time it cannot, so a cached index is never mistaken for
+    the current one.
+    """
+    row = db.session.execute(
+        sa.select(DataVersion.version, DataVersion.updated_at).where(DataVersion.name == name)
+    ).first()
+    if row is None:
+        return "0"
+    stamp = row.updated_at.replace(tzinfo=dt.UTC) if row.updated_at.tzinfo is None else row.updated_at
+    return f"{row.version}@{int(stamp.timestamp() * 1_000_000)}"
