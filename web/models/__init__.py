@@ -1,5 +1,6 @@
 """The database models, one module per area; import them from here."""
 
+from web.models.api_token import ApiToken
 from web.models.audit import AuditEvent
 from web.models.base import Base
 from web.models.framework import Framework, Lot
@@ -11,6 +12,7 @@ from web.models.supplier import Accreditation, Commitment, Contact, Supplier, su
 
 __all__ = [
     "Accreditation",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "Commitment",

@@ -38,7 +38,8 @@ class Shortlist(Base):
                 values_callable=lambda e: [m.value for m in e]),
         default=ShortlistStatus.DRAFT,
     )
-    algorithm_version: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    # matcher.ALGORITHM_VERSION describes its parameters, so it is longer than a number.
+    algorithm_version: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     catalogue_version: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     # sha256 of the supplier data the ranking used, set when locked.
     data_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64))
@@ -46,8 +47,14 @@ class Shortlist(Base):
     locked_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
     snapshot: so.Mapped[dict[str, Any] | None] = so.mapped_column(sa.JSON)
     outcome: so.Mapped[str | None] = so.mapped_column(sa.String(40))
-    awarded_supplier_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("suppliers.id"))
+    awarded_supplier_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("suppliers.id"), index=True
+    )
     awarded_value: so.Mapped[float | None]
+    # When and by whom the outcome was recorded: fair rotation counts awards by this date.
+    outcome_at: so.Mapped[dt.datetime | None]
+    outcome_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    outcome_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     created_at: so.Mapped[created_at]
 
     entries: so.Mapped[list[ShortlistEntry]] = so.relationship(

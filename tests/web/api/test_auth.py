@@ -1,0 +1,90 @@
+"""API authentication: bearer tokens only; missing, unknown and revoked tokens are 401."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from tests.web.api.conftest import SEARCH, Api, ApiWorld, assert_problem
+from web import create_app
+from web.api.routing import OPERATIONS
+from web.extensions import db
+from web.models import ApiToken, User
+
+
+def _sample_path(path: str) -> str:
+    return path.replace("{shortlist_id}", "1").replace("{entry_id}", "1").replace(
+        "{supplier_id}", "1")
+
+
+AUTHENTICATED = sorted((op.method.upper(), _sample_path(op.path))
+                       for op in OPERATIONS if op.authenticated)
+
+
+@pytest.mark.parametrize(("method", "path"), AUTHENTICATED)
+def test_every_operation_needs_a_token(api: Api, world: ApiWorld, method: str, path: str) -> None:
+    response = api.call(method, path, json={})
+    body = assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "error=" not in response.headers["WWW-Authenticate"]
+    assert "Bearer" in body["detail"]
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer fm_not-a-real-token",
+    "Bearer ",
+    "Basic dXNlcjpwYXNz",
+    "Bearer " + "fm_" + "x" * 5000,
+    "fm_no_scheme",
+])
+def test_unknown_or_malformed_tokens_are_401(api: Api, world: ApiWorld, header: str) -> None:
+    response = api.get("/suppliers", headers={"Authorization": header})
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_unknown_token_says_invalid_token(api: Api, world: ApiWorld) -> None:
+    response = api.get("/suppliers", token="fm_" + "a" * 43)
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].replace('"', "").endswith("error=invalid_token")
+
+
+def test_revoked_token_is_401(api: Api, world: ApiWorld) -> None:
+    assert_problem(api.get("/suppliers", token=world.revoked), 401)
+    assert api.get("/suppliers", token=world.member).status_code == 200
+
+
+def test_deactivated_users_token_is_401(app: Flask, api: Api, world: ApiWorld) -> None:
+    with app.app_context():
+        db.session.get(User, world.member_id).active = False
+        db.session.commit()
+    assert_problem(api.get("/suppliers", token=world.member), 401)
+
+
+def test_a_signed_in_session_does_not_authenticate_the_api(
+    app: Flask, api: Api, auth, world: ApiWorld  # type: ignore[no-untyped-def]
+) -> None:
+    with app.app_context():
+        auth.login_as(db.session.get(User, world.member_id))
+    assert_problem(api.get("/suppliers"), 401)
+
+
+def test_use_is_recorded_on_the_token(app: Flask, api: Api, world: ApiWorld) -> None:
+    assert api.get("/suppliers", token=world.member).status_code == 200
+    with app.app_context():
+        tokens = db.session.scalars(db.select(ApiToken).where(ApiToken.user_id == world.member_id))
+        used = {t.name: t.last_used_at for t in tokens}
+    assert used["test"] is not None
+    assert used["old"] is None
+
+
+def test_the_api_is_exempt_from_csrf(app: Flask, world: ApiWorld) -> None:
+    # The shared test app turns CSRF off; this one has it on, as in production.
+    csrf_app = create_app({**app.config, "WTF_CSRF_ENABLED": True, "TESTING": True},
+                          instance_path=app.instance_path)
+    client = csrf_app.test_client()
+    response = client.post("/api/v1/search", json=SEARCH,
+                           headers={"Authorization": f"Bearer {world.member}"})
+    assert response.status_code == 200, response.get_json()
+    with csrf_app.app_context():
+        db.engine.dispose()

@@ -1,0 +1,179 @@
+"""Shortlists through the API: own organisation only (another's is a 404), server-side
+scores, removal with a reason, lock, export."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.api.conftest import SEARCH, Api, ApiWorld, assert_problem, make_shortlist
+
+
+def _add(api: Api, token: str, shortlist_id: int, supplier_id: int, **extra: object):  # type: ignore[no-untyped-def]
+    return api.post(f"/shortlists/{shortlist_id}/entries", token=token,
+                    json={"supplier_id": supplier_id, **extra})
+
+
+def test_create_keeps_the_search_and_starts_empty(api: Api, world: ApiWorld) -> None:
+    response = api.post("/shortlists", token=world.member,
+                        json={"name": "Walls 2027", "search": SEARCH})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "draft"
+    assert body["organisation_id"] == world.org_id
+    assert body["entries"] == []
+    assert body["search_inputs"]["params"]["need"] == SEARCH["need"]
+    assert body["search_inputs"]["location"]["latitude"] == SEARCH["lat"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"search": SEARCH}, "name"),
+    ({"name": "", "search": SEARCH}, "name"),
+    ({"name": "x" * 201, "search": SEARCH}, "name"),
+    ({"name": "Walls"}, "search"),
+    ({"name": "Walls", "search": {"need": "walls"}}, "search.postcode"),
+    ({"name": "Walls", "search": {**SEARCH, "limit": 5}}, "search.limit"),
+])
+def test_create_validates(api: Api, world: ApiWorld, body: dict, field: str) -> None:  # type: ignore[type-arg]
+    problem = assert_problem(api.post("/shortlists", token=world.member, json=body), 422)
+    assert field in [e["field"] for e in problem["errors"]]
+
+
+def test_admins_cannot_create_or_change_shortlists(api: Api, world: ApiWorld) -> None:
+    assert_problem(api.post("/shortlists", token=world.admin,
+                            json={"name": "x", "search": SEARCH}), 403)
+    shortlist_id = make_shortlist(api, world.member)
+    assert_problem(_add(api, world.admin, shortlist_id, world.suppliers[0]), 403)
+    assert_problem(api.post(f"/shortlists/{shortlist_id}/lock", token=world.admin), 403)
+    # …but read them all
+    assert api.get(f"/shortlists/{shortlist_id}", token=world.admin).status_code == 200
+    assert [s["id"] for s in api.get("/shortlists", token=world.admin).get_json()["items"]] == [
+        shortlist_id]
+
+
+def test_list_holds_only_the_own_organisations_shortlists(api: Api, world: ApiWorld) -> None:
+    mine = make_shortlist(api, world.member, "Mine")
+    theirs = make_shortlist(api, world.other, "Theirs")
+    ours = api.get("/shortlists", token=world.colleague).get_json()["items"]
+    assert [s["id"] for s in ours] == [mine]
+    assert ours[0]["entry_count"] == 0
+    assert [s["id"] for s in api.get("/shortlists", token=world.other).get_json()["items"]] == [
+        theirs]
+
+
+def test_another_organisations_shortlist_is_404_everywhere(api: Api, world: ApiWorld) -> None:
+    theirs = make_shortlist(api, world.other)
+    entry = _add(api, world.other, theirs, world.suppliers[0]).get_json()["id"]
+    base = f"/shortlists/{theirs}"
+    for response in (
+        api.get(base, token=world.member),
+        _add(api, world.member, theirs, world.suppliers[1]),
+        api.delete(f"{base}/entries/{entry}?reason=nope", token=world.member),
+        api.post(f"{base}/lock", token=world.member),
+        api.get(f"{base}/export?format=csv", token=world.member),
+    ):
+        body = assert_problem(response, 404)
+        # the same words as for a shortlist that does not exist at all
+        assert body["detail"] == assert_problem(
+            api.get("/shortlists/999999", token=world.member), 404)["detail"]
+    assert api.get(base, token=world.other).get_json()["entries"][0]["id"] == entry
+
+
+def test_entries_are_scored_on_the_server(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    response = _add(api, world.member, shortlist_id, world.suppliers[1], reason="Local firm")
+    assert response.status_code == 201
+    entry = response.get_json()
+    search = api.post("/search", token=world.member, json=SEARCH).get_json()
+    expected = next(r for r in search["results"] if r["supplier_id"] == world.suppliers[1])
+    assert (entry["rank"], entry["score"]) == (expected["rank"], expected["score"])
+    assert entry["breakdown"]["components"] == expected["breakdown"]["components"]
+    assert entry["reason_added"] == "Local firm"
+    # a supplier the search does not rank is added unscored
+    unranked = _add(api, world.member, shortlist_id, world.grounds).get_json()
+    assert unranked["score"] is None and unranked["rank"] is None
+
+
+def test_scores_in_the_request_are_refused(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    problem = assert_problem(_add(api, world.member, shortlist_id, world.suppliers[0],
+                                  score=100), 422)
+    assert problem["errors"] == [{"field": "score", "message": "is not a field of this request"}]
+
+
+@pytest.mark.parametrize("supplier_id", [999_999, 2**31 - 1])
+def test_adding_an_unknown_supplier_is_422(api: Api, world: ApiWorld, supplier_id: int) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    assert_problem(_add(api, world.member, shortlist_id, supplier_id), 422)
+
+
+def test_adding_twice_is_refused(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    assert _add(api, world.member, shortlist_id, world.suppliers[0]).status_code == 201
+    assert_problem(_add(api, world.member, shortlist_id, world.suppliers[0]), 422)
+
+
+def test_removal_needs_a_reason_in_the_body_or_the_query(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    first = _add(api, world.member, shortlist_id, world.suppliers[0]).get_json()["id"]
+    second = _add(api, world.member, shortlist_id, world.suppliers[1]).get_json()["id"]
+    base = f"/shortlists/{shortlist_id}/entries"
+    problem = assert_problem(api.delete(f"{base}/{first}", token=world.member), 422)
+    assert problem["errors"] == [{"field": "reason", "message": "is required"}]
+    assert_problem(api.delete(f"{base}/{first}?reason=%20", token=world.member), 422)
+
+    by_query = api.delete(f"{base}/{first}?reason=Too busy", token=world.member)
+    assert by_query.status_code == 200
+    assert by_query.get_json()["status"] == "removed"
+    assert by_query.get_json()["reason_removed"] == "Too busy"
+    by_body = api.delete(f"{base}/{second}", token=world.colleague, json={"reason": "No capacity"})
+    assert by_body.get_json()["reason_removed"] == "No capacity"
+    # removed entries stay on the shortlist, with their reasons
+    detail = api.get(f"/shortlists/{shortlist_id}", token=world.member).get_json()
+    assert {e["status"] for e in detail["entries"]} == {"removed"}
+    assert_problem(api.delete(f"{base}/{first}?reason=again", token=world.member), 422)
+
+
+def test_removing_an_entry_of_another_shortlist_is_404(api: Api, world: ApiWorld) -> None:
+    one = make_shortlist(api, world.member, "One")
+    two = make_shortlist(api, world.member, "Two")
+    entry = _add(api, world.member, one, world.suppliers[0]).get_json()["id"]
+    assert_problem(api.delete(f"/shortlists/{two}/entries/{entry}?reason=x",
+                              token=world.member), 404)
+
+
+def test_lock_freezes_the_shortlist(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    assert_problem(api.post(f"/shortlists/{shortlist_id}/lock", token=world.member), 422)
+    entry = _add(api, world.member, shortlist_id, world.suppliers[0]).get_json()["id"]
+    response = api.post(f"/shortlists/{shortlist_id}/lock", token=world.member)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "locked"
+    assert body["locked_at"] and len(body["data_hash"]) == 64 and body["algorithm_version"]
+    assert_problem(api.post(f"/shortlists/{shortlist_id}/lock", token=world.member), 409)
+    assert_problem(_add(api, world.member, shortlist_id, world.suppliers[1]), 409)
+    assert_problem(api.delete(f"/shortlists/{shortlist_id}/entries/{entry}?reason=x",
+                              token=world.member), 409)
+
+
+@pytest.mark.parametrize(("fmt", "mimetype"), [
+    ("csv", "text/csv"),
+    ("json", "application/json"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("pdf", "application/pdf"),
+])
+def test_export_formats(api: Api, world: ApiWorld, fmt: str, mimetype: str) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    _add(api, world.member, shortlist_id, world.suppliers[0])
+    response = api.get(f"/shortlists/{shortlist_id}/export?format={fmt}", token=world.member)
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    assert f"shortlist-{shortlist_id}-" in response.headers["Content-Disposition"]
+    assert response.data
+
+
+def test_export_of_an_unknown_format_is_422(api: Api, world: ApiWorld) -> None:
+    shortlist_id = make_shortlist(api, world.member)
+    problem = assert_problem(
+        api.get(f"/shortlists/{shortlist_id}/export?format=docx", token=world.member), 422)
+    assert problem["errors"][0]["field"] == "format"

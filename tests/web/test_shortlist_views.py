@@ -1,0 +1,573 @@
+"""Shortlist pages: status codes, forms and errors, locking, exports, organisation isolation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+
+from tests.conftest import AuthActions
+from tests.web.test_shortlists_service import SEARCH, World, make_world
+from web.extensions import db
+from web.forms import search as search_form
+from web.models import Shortlist, ShortlistEntry, ShortlistStatus, Site
+from web.services import matching
+from web.services import shortlists as service
+from web.services.matching import parse_search, run_search
+
+# The results page's query string, in the search form's names.
+RESULTS_QUERY = urlencode({
+    "need": "external wall insulation", "site": "postcode", "postcode": "L34 1AB",
+    "local": "radius", "radius": "50", "value": "500000", "sv-SV-APP": "2",
+    "weight_capability": "60", "weight_distance": "25", "weight_social_value": "15",
+})
+
+
+@dataclass
+class Ids:
+    """What the tests need, as ids (objects expire when the view commits)."""
+
+    world: World
+    user: int
+    other: int
+    admin: int
+    suppliers: list[int]
+    unmatched: int
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are emptied between tests, so data versions restart: rebuild what they key."""
+    monkeypatch.setattr(matching, "_cache", None)
+    monkeypatch.setattr(search_form, "_register_cache", {})
+
+
+@pytest.fixture
+def ids(app_context: Flask) -> Iterator[Ids]:
+    world = make_world(app_context)
+    db.session.commit()
+    yield Ids(world, world.user.id, world.other.id, world.admin.id,
+              [s.id for s in world.suppliers], world.unmatched.id)
+
+
+def _login(auth: AuthActions, user_id: int) -> None:
+    from web.models import User
+
+    user = db.session.get(User, user_id)
+    assert user is not None
+    auth.login_as(user)
+
+
+def _add(client: FlaskClient, supplier_id: int, **form: Any) -> Any:
+    data = {"supplier_id": supplier_id, "search": RESULTS_QUERY, "shortlist_id": "",
+            "new_shortlist_name": "Walls 2027", "reason": "Close by", **form}
+    return client.post("/shortlists/add", data=data)
+
+
+def _draft(ids: Ids, *, actor: str = "user", suppliers: int = 2) -> int:
+    """A committed draft of ``actor``'s organisation with the first ``suppliers``."""
+    world = ids.world
+    user = world.user if actor == "user" else world.other
+    result = world.add(actor=user, new_shortlist_name=f"{actor}'s list")
+    for supplier in world.suppliers[1:suppliers]:
+        world.add(supplier, actor=user, shortlist=result.shortlist)
+    db.session.commit()
+    return result.shortlist.id
+
+
+def _locked(ids: Ids) -> int:
+    shortlist_id = _draft(ids)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    service.lock_shortlist(shortlist, actor=ids.world.user, directory=ids.world.directory)
+    db.session.commit()
+    return shortlist_id
+
+
+def _flashes(client: FlaskClient) -> list[tuple[str, str]]:
+    with client.session_transaction() as session:
+        return list(session.get("_flashes", []))
+
+
+# ---------------------------------------------------------------------------------------
+# Signed out, lists
+
+
+@pytest.mark.parametrize("path", ["/shortlists", "/shortlists/1", "/shortlists/1/export.csv",
+                                  "/shortlists/1/lock", "/shortlists/add"])
+def test_signed_out_visitors_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert "/sign-in" in response.headers["Location"]
+
+
+def test_the_list_shows_the_organisations_own_shortlists(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    mine = _draft(ids)
+    _draft(ids, actor="other")
+    _login(auth, ids.user)
+    page = client.get("/shortlists").get_data(as_text=True)
+    assert f'href="/shortlists/{mine}"' in page
+    assert "user&#39;s list" in page
+    assert "other&#39;s list" not in page
+    assert "govuk-tag--blue\">Draft" in page
+
+
+def test_an_empty_list_says_so(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    _login(auth, ids.user)
+    assert 'id="no-shortlists"' in client.get("/shortlists").get_data(as_text=True)
+
+
+def test_admins_read_every_shortlist_but_change_none(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    mine = _draft(ids)
+    _draft(ids, actor="other")
+    _login(auth, ids.admin)
+    page = client.get("/shortlists").get_data(as_text=True)
+    assert "user&#39;s list" in page and "other&#39;s list" in page
+    assert "Knowsley Homes" in page
+    detail = client.get(f"/shortlists/{mine}")
+    assert detail.status_code == 200
+    assert "Lock shortlist" not in detail.get_data(as_text=True)
+    assert client.get(f"/shortlists/{mine}/export.json").status_code == 200
+    assert client.get(f"/shortlists/{mine}/edit").status_code == 403
+    assert client.post(f"/shortlists/{mine}/lock").status_code == 403
+    assert client.post("/shortlists/add", data={"supplier_id": ids.suppliers[0]}).status_code == 403
+
+
+# ---------------------------------------------------------------------------------------
+# Add from a search
+
+
+def test_adding_from_the_results_page_re_runs_its_search(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    _login(auth, ids.user)
+    response = _add(client, ids.suppliers[1])
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/search/results"
+    assert parse_qs(location.query) == parse_qs(RESULTS_QUERY)
+    [(category, message)] = _flashes(client)
+    assert category == "success"
+    shortlist = db.session.scalars(sa.select(Shortlist)).one()
+    assert message.startswith("Added Mid Insulation Ltd to shortlist <a ")
+    assert f'href="/shortlists/{shortlist.id}">Walls 2027</a>' in message
+
+    entry = shortlist.entries[0]
+    params = {"need": "external wall insulation", "postcode": "L34 1AB", "radius_km": 50.0,
+              "contract_value": 500000, "social_value": [{"code": "SV-APP", "weight": 2}],
+              "weights": {"capability": 60, "distance": 25, "social_value": 15}}
+    query, _ = parse_search(params, directory=ids.world.directory)
+    expected = next(r for r in run_search(query).results if r.supplier_id == ids.suppliers[1])
+    assert (entry.rank, entry.score) == (expected.rank, round(expected.score, 2))
+    assert entry.reason_added == "Close by"
+    inputs = shortlist.search_inputs
+    assert inputs["query_string"] == RESULTS_QUERY
+    assert inputs["params"]["postcode"] == "L34 1AB"
+    assert inputs["location"]["postcode"] == "L34 1AB"
+    assert inputs["social_value"] == [{"code": "SV-APP", "weight": 2.0}]
+
+
+def test_adding_from_a_site_records_the_site(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    site = Site(organisation_id=ids.world.user.organisation_id, name="Head office",
+                postcode="L34 1AB", latitude=53.41, longitude=-2.90)
+    db.session.add(site)
+    db.session.commit()
+    _login(auth, ids.user)
+    query = RESULTS_QUERY.replace("site=postcode", f"site={site.id}")
+    assert _add(client, ids.suppliers[0], search=query).status_code == 303
+    shortlist = db.session.scalars(sa.select(Shortlist)).one()
+    assert shortlist.search_inputs["location"]["site"] == "Head office, L34 1AB"
+    assert shortlist.search_inputs["params"]["lat"] == 53.41
+    assert shortlist.entries[0].rank == 1
+
+
+def test_adding_with_plain_search_keys_and_to_an_existing_draft(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    draft = _draft(ids, suppliers=1)
+    _login(auth, ids.user)
+    plain = urlencode({**SEARCH, "social_value": "SV-APP:2"})
+    response = _add(client, ids.suppliers[2], search=plain, shortlist_id=str(draft),
+                    new_shortlist_name="")
+    assert response.status_code == 303
+    shortlist = db.session.get(Shortlist, draft)
+    assert shortlist is not None
+    assert [e.supplier_id for e in shortlist.entries] == ids.suppliers[:1] + ids.suppliers[2:3]
+    assert shortlist.entries[1].rank == 3
+
+
+def test_adding_a_supplier_the_search_does_not_rank_says_so(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    _login(auth, ids.user)
+    assert _add(client, ids.unmatched).status_code == 303
+    [(_category, message)] = _flashes(client)
+    assert "did not rank this supplier" in message
+    assert db.session.scalars(sa.select(ShortlistEntry)).one().score is None
+
+
+def test_the_add_page_shows_the_choice(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    _draft(ids)
+    _login(auth, ids.user)
+    query = urlencode({"supplier_id": ids.suppliers[2], "search": RESULTS_QUERY})
+    page = client.get(f"/shortlists/add?{query}").get_data(as_text=True)
+    assert "Add Far Insulation Ltd to a shortlist" in page
+    assert "user&#39;s list" in page and "A new shortlist" in page
+    assert 'href="/search/results?need=external+wall+insulation' in page
+
+
+@pytest.mark.parametrize(("form", "error"), [
+    ({"new_shortlist_name": ""}, "Enter a name for the new shortlist"),
+    ({"shortlist_id": "abc"}, "Choose one of your draft shortlists"),
+    ({"supplier_id": ""}, "Choose a supplier to add"),
+    ({"reason": "x" * 5001}, "5000 characters"),
+    ({"search": RESULTS_QUERY.replace("L34+1AB", "ZZ99+9ZZ")}, "The search could not be run"),
+    ({"supplier_id": 999_999}, "That supplier is not on the register"),
+])
+def test_adding_shows_errors(
+    client: FlaskClient, auth: AuthActions, ids: Ids, form: dict[str, Any], error: str
+) -> None:
+    _login(auth, ids.user)
+    response = _add(client, form.pop("supplier_id", ids.suppliers[0]), **form)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "govuk-error-summary" in page and error in page
+    assert page.count("<title>Error: ") == 1 or "Error:" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Shortlist)) == 0
+
+
+def test_adding_twice_shows_an_error(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    draft = _draft(ids, suppliers=1)
+    _login(auth, ids.user)
+    response = _add(client, ids.suppliers[0], shortlist_id=str(draft))
+    assert response.status_code == 400
+    assert "Near Insulation Ltd is already on shortlist" in response.get_data(as_text=True)
+
+
+def test_adding_to_a_locked_shortlist_is_a_conflict(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    locked = _locked(ids)
+    _login(auth, ids.user)
+    response = _add(client, ids.suppliers[2], shortlist_id=str(locked))
+    assert response.status_code == 409
+    assert "is locked, so it cannot be changed" in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Detail, edit, remove
+
+
+def test_the_detail_page_explains_the_shortlist(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids, suppliers=3)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    service.remove_entry(shortlist.entries[2], actor=ids.world.user, reason="Too far away")
+    service.update_shortlist(shortlist, actor=ids.world.user, name=shortlist.name,
+                             notes="Call them on Monday")
+    db.session.commit()
+    _login(auth, ids.user)
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert "1. Near Insulation Ltd" in page and "2. Mid Insulation Ltd" in page
+    assert "<del>Far Insulation Ltd</del>" in page and "Too far away" in page
+    assert "How the score adds up" in page and "Capability" in page
+    assert "Call them on Monday" in page
+    assert "external wall insulation" in page and "50 km" in page
+    for label in ("Shortlist created", "Search run", "Supplier added", "Supplier removed",
+                  "Shortlist edited"):
+        assert label in page
+    assert f'/shortlists/{shortlist_id}/export.xlsx' in page
+    assert "style=" not in page and "<script>" not in page
+
+
+def test_an_unknown_shortlist_is_not_found(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    _login(auth, ids.user)
+    assert client.get("/shortlists/999999").status_code == 404
+
+
+def test_editing_name_and_notes(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    shortlist_id = _draft(ids)
+    _login(auth, ids.user)
+    assert client.get(f"/shortlists/{shortlist_id}/edit").status_code == 200
+    response = client.post(f"/shortlists/{shortlist_id}/edit",
+                           data={"name": "Renamed", "notes": "New notes"})
+    assert response.status_code == 303
+    assert _flashes(client) == [("success", "Changes saved.")]
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    db.session.refresh(shortlist)
+    assert (shortlist.name, shortlist.notes) == ("Renamed", "New notes")
+
+    response = client.post(f"/shortlists/{shortlist_id}/edit", data={"name": "", "notes": ""})
+    assert response.status_code == 400
+    assert "Enter a name for the shortlist" in response.get_data(as_text=True)
+    assert 'href="#name"' in response.get_data(as_text=True)
+
+
+def test_removing_a_supplier_needs_a_reason(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    entry_id = shortlist.entries[0].id
+    url = f"/shortlists/{shortlist_id}/entries/{entry_id}/remove"
+    _login(auth, ids.user)
+    assert "Remove Near Insulation Ltd" in client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"reason": " "})
+    assert response.status_code == 400
+    assert "Enter why you are removing this supplier" in response.get_data(as_text=True)
+    response = client.post(url, data={"reason": "No capacity"})
+    assert response.status_code == 303
+    entry = db.session.get(ShortlistEntry, entry_id)
+    assert entry is not None
+    db.session.refresh(entry)
+    assert entry.removed_at is not None and entry.reason_removed == "No capacity"
+    assert client.get(url).status_code == 303  # already removed: back to the shortlist
+
+
+def test_an_entry_of_another_shortlist_is_not_found(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    first, second = _draft(ids), _draft(ids)
+    shortlist = db.session.get(Shortlist, second)
+    assert shortlist is not None
+    _login(auth, ids.user)
+    url = f"/shortlists/{first}/entries/{shortlist.entries[0].id}/remove"
+    assert client.get(url).status_code == 404
+
+
+# ---------------------------------------------------------------------------------------
+# Lock and outcome
+
+
+def test_locking_asks_for_confirmation_then_freezes(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids)
+    _login(auth, ids.user)
+    page = client.get(f"/shortlists/{shortlist_id}/lock").get_data(as_text=True)
+    assert "govuk-warning-text" in page and "You cannot unlock a shortlist" in page
+    response = client.post(f"/shortlists/{shortlist_id}/lock")
+    assert response.status_code == 303
+    assert _flashes(client) == [("success", "Shortlist “user's list” is locked.")]
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    db.session.refresh(shortlist)
+    assert shortlist.status == ShortlistStatus.LOCKED and shortlist.data_hash
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert shortlist.data_hash in page and "Shortlist locked" in page
+    assert 'id="data-unchanged"' in page
+    assert "Record the outcome" in page
+
+
+@pytest.mark.parametrize(("method", "path", "data"), [
+    ("get", "/edit", None),
+    ("post", "/edit", {"name": "x", "notes": ""}),
+    ("get", "/entries/{entry}/remove", None),
+    ("post", "/entries/{entry}/remove", {"reason": "x"}),
+    ("get", "/lock", None),
+    ("post", "/lock", {}),
+])
+def test_a_locked_shortlist_refuses_changes(
+    client: FlaskClient, auth: AuthActions, ids: Ids, method: str, path: str,
+    data: dict[str, str] | None,
+) -> None:
+    shortlist_id = _locked(ids)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    url = f"/shortlists/{shortlist_id}" + path.format(entry=shortlist.entries[0].id)
+    _login(auth, ids.user)
+    response = getattr(client, method)(url, data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/shortlists/{shortlist_id}"
+    [(category, message)] = _flashes(client)
+    assert category == "error" and "is locked, so it cannot be changed" in message
+
+
+def test_locking_an_empty_shortlist_is_refused(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids, suppliers=1)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    service.remove_entry(shortlist.entries[0], actor=ids.world.user, reason="x")
+    db.session.commit()
+    _login(auth, ids.user)
+    response = client.post(f"/shortlists/{shortlist_id}/lock")
+    assert response.status_code == 303
+    assert _flashes(client) == [
+        ("error", "Add at least one supplier before locking the shortlist")]
+
+
+def test_the_outcome_comes_after_the_lock(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids)
+    _login(auth, ids.user)
+    assert client.get(f"/shortlists/{shortlist_id}/outcome").status_code == 303
+    assert _flashes(client)[0][1] == "Lock the shortlist before recording its outcome."
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    ({}, "Select what the outcome was"),
+    ({"outcome": "awarded", "value": "1000"}, "Select the supplier awarded the contract"),
+    ({"outcome": "awarded", "supplier_id": "{supplier}"}, "Enter the contract value"),
+    ({"outcome": "awarded", "supplier_id": "{supplier}", "value": "lots"},
+     "Enter the contract value as an amount in pounds"),
+    ({"outcome": "awarded", "supplier_id": "{unmatched}", "value": "1"},
+     "Select the supplier awarded the contract"),
+    ({"outcome": "none_suitable"}, "Enter why none of the suppliers was suitable"),
+])
+def test_the_outcome_form_shows_errors(
+    client: FlaskClient, auth: AuthActions, ids: Ids, data: dict[str, str], error: str
+) -> None:
+    shortlist_id = _locked(ids)
+    _login(auth, ids.user)
+    data = {k: v.format(supplier=ids.suppliers[0], unmatched=ids.unmatched)
+            for k, v in data.items()}
+    response = client.post(f"/shortlists/{shortlist_id}/outcome", data=data)
+    assert response.status_code == 400
+    assert error in response.get_data(as_text=True)
+
+
+def test_recording_an_award(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    shortlist_id = _locked(ids)
+    _login(auth, ids.user)
+    page = client.get(f"/shortlists/{shortlist_id}/outcome").get_data(as_text=True)
+    assert "Mid Insulation Ltd" in page
+    response = client.post(f"/shortlists/{shortlist_id}/outcome", data={
+        "outcome": "awarded", "supplier_id": str(ids.suppliers[1]), "value": "£250,000"})
+    assert response.status_code == 303
+    assert service.recent_awards(ids.suppliers) == {
+        ids.suppliers[0]: 0, ids.suppliers[1]: 1, ids.suppliers[2]: 0}
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert "Awarded to Mid Insulation Ltd, £250,000.00" in page
+    assert client.get(f"/shortlists/{shortlist_id}/outcome").status_code == 303
+
+
+# ---------------------------------------------------------------------------------------
+# Exports
+
+
+@pytest.mark.parametrize(("fmt", "mimetype"), [
+    ("csv", "text/csv"), ("json", "application/json"), ("pdf", "application/pdf"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+])
+def test_downloads(
+    client: FlaskClient, auth: AuthActions, ids: Ids, fmt: str, mimetype: str
+) -> None:
+    shortlist_id = _locked(ids)
+    _login(auth, ids.user)
+    response = client.get(f"/shortlists/{shortlist_id}/export.{fmt}")
+    assert response.status_code == 200
+    assert response.mimetype == mimetype
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith(f'attachment; filename="shortlist-{shortlist_id}-')
+    assert disposition.endswith(f'.{fmt}"')
+    data = response.get_data()
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+        assert [r["name"] for r in rows] == ["Near Insulation Ltd", "Mid Insulation Ltd"]
+    elif fmt == "json":
+        assert json.loads(data)["reproducibility"]["locked"] is True
+    elif fmt == "pdf":
+        assert data.startswith(b"%PDF")
+    else:
+        assert load_workbook(io.BytesIO(data)).sheetnames[:2] == ["Method", "Shortlist"]
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert f"As {fmt.upper()}" in page
+
+
+def test_an_unknown_export_format_is_not_found(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids)
+    _login(auth, ids.user)
+    assert client.get(f"/shortlists/{shortlist_id}/export.docx").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------
+# Another organisation's shortlist: always 404, never 403
+
+
+ISOLATED_ROUTES = [
+    ("get", "", None),
+    ("get", "/export.csv", None),
+    ("get", "/export.pdf", None),
+    ("get", "/edit", None),
+    ("post", "/edit", {"name": "Mine now", "notes": ""}),
+    ("get", "/entries/{entry}/remove", None),
+    ("post", "/entries/{entry}/remove", {"reason": "x"}),
+    ("get", "/lock", None),
+    ("post", "/lock", {}),
+    ("get", "/outcome", None),
+    ("post", "/outcome", {"outcome": "none_suitable", "note": "x"}),
+    ("post", "add", {"supplier_id": "{supplier}", "shortlist_id": "{shortlist}",
+                     "search": RESULTS_QUERY}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "data"), ISOLATED_ROUTES,
+                         ids=[f"{m} {p or 'detail'}" for m, p, _ in ISOLATED_ROUTES])
+@pytest.mark.parametrize("state", ["draft", "locked"])
+def test_another_organisations_shortlist_is_not_found(
+    client: FlaskClient, auth: AuthActions, ids: Ids, method: str, path: str,
+    data: dict[str, str] | None, state: str,
+) -> None:
+    shortlist_id = _locked(ids) if state == "locked" else _draft(ids)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    values = {"entry": shortlist.entries[0].id, "supplier": ids.suppliers[2],
+              "shortlist": shortlist_id}
+    url = ("/shortlists/add" if path == "add"
+           else f"/shortlists/{shortlist_id}" + path.format(**values))
+    if data is not None:
+        data = {k: v.format(**values) for k, v in data.items()}
+    _login(auth, ids.other)
+    response = getattr(client, method)(url, data=data)
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+    db.session.expire_all()
+    unchanged = db.session.get(Shortlist, shortlist_id)
+    assert unchanged is not None
+    assert unchanged.name == "user's list" and len(unchanged.entries) == 2
+    assert all(e.removed_at is None for e in unchanged.entries)
+    assert unchanged.outcome is None
+    exported = [t for t in service.audit_trail(unchanged) if t.action == "shortlist.exported"]
+    assert exported == []
+
+
+def test_posts_need_a_csrf_token(
+    client: FlaskClient, auth: AuthActions, ids: Ids, app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shortlist_id = _draft(ids)
+    _login(auth, ids.user)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    assert client.post(f"/shortlists/{shortlist_id}/lock").status_code == 400
+    assert _add(client, ids.suppliers[2]).status_code == 400
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    db.session.refresh(shortlist)
+    assert shortlist.status == ShortlistStatus.DRAFT

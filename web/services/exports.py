@@ -1,0 +1,555 @@
+"""Exports of a shortlist: CSV, XLSX, PDF and JSON, each carrying the reproducibility pack.
+
+- **CSV**: the ranked table only, one row per supplier (removed ones last, with the
+  reason), so it opens cleanly in any spreadsheet or script. Every row also carries the
+  pack's identifiers (status, locked at, catalogue and algorithm versions, data version and
+  data hash); the full search inputs and method are in the other formats.
+- **XLSX**: a "Method" cover sheet (inputs, weights, versions, data hash, who locked it and
+  when), the "Shortlist" ranked table, and one sheet per shortlisted supplier with its
+  score breakdown.
+- **PDF**: a printable A4 report with the same content.
+- **JSON**: everything, including the supplier records the data hash covers, so anyone can
+  recompute the hash.
+
+Spreadsheet cells that start with ``= + - @``, a tab or a carriage return are prefixed with
+``'`` (OWASP's advice against formula injection, CWE-1236); numbers stay numbers.
+
+A locked shortlist is exported from its frozen snapshot; a draft from today's data, marked
+as not frozen. :func:`export_shortlist` records each export in the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from fpdf import FPDF, FontFace
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from web.extensions import db
+from web.models import MemberOrganisation, Shortlist, ShortlistStatus, Supplier, User
+from web.models.base import utcnow
+from web.services.audit import record_event
+from web.services.shortlists import (
+    OBJECT_TYPE,
+    describe_search,
+    entry_record,
+    ordered_entries,
+    reproducibility_pack,
+    supplier_records,
+)
+
+__all__ = ["FORMATS", "Export", "build_report", "export_shortlist", "neutralise"]
+
+#: Characters that make a spreadsheet read a cell as a formula (or smuggle one in).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+SERVICE = "Framework Match"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Export:
+    """A file ready to send."""
+
+    filename: str
+    mimetype: str
+    data: bytes
+
+
+def neutralise(value: Any) -> Any:
+    """``value`` safe for a spreadsheet cell: a string a spreadsheet would read as a
+    formula gets a leading ``'``; anything else is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# The report every format is written from
+
+
+def build_report(
+    shortlist: Shortlist, *, generated_at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Everything an export holds, as plain JSON data."""
+    generated_at = generated_at or utcnow()
+    pack = reproducibility_pack(shortlist)
+    locked = shortlist.status == ShortlistStatus.LOCKED and bool(shortlist.snapshot)
+    snapshot = shortlist.snapshot or {}
+    if locked:
+        entries = [dict(e) for e in snapshot.get("entries", [])]
+        suppliers = snapshot.get("suppliers", [])
+    else:
+        ordered = ordered_entries(shortlist)
+        entries = [entry_record(e) for e in ordered]
+        suppliers = supplier_records(e.supplier_id for e in ordered if e.removed_at is None)
+    position = 0
+    for entry in entries:
+        if entry["status"] == "shortlisted":
+            position += 1
+            entry["position"] = position
+        else:
+            entry["position"] = None
+    organisation = db.session.get(MemberOrganisation, shortlist.organisation_id)
+    creator = db.session.get(User, shortlist.created_by_id)
+    return {
+        "format": "framework-match shortlist export",
+        "schema": 1,
+        "generated_at": generated_at.isoformat(),
+        "shortlist": {
+            "id": shortlist.id,
+            "name": shortlist.name,
+            "organisation": organisation.name if organisation else None,
+            "status": shortlist.status.value,
+            "notes": shortlist.notes,
+            "created_at": _iso(shortlist.created_at),
+            "created_by": creator.name if creator else None,
+        },
+        "reproducibility": pack,
+        "method": [
+            {"label": label, "value": value}
+            for label, value in describe_search(
+                pack["search_inputs"] or {}, catalogue_version=pack["catalogue_version"]
+            )
+        ],
+        "entries": entries,
+        "outcome": _outcome(shortlist),
+        "suppliers": suppliers,
+    }
+
+
+def _outcome(shortlist: Shortlist) -> dict[str, Any] | None:
+    if shortlist.outcome is None:
+        return None
+    supplier = (
+        db.session.get(Supplier, shortlist.awarded_supplier_id)
+        if shortlist.awarded_supplier_id else None
+    )
+    return {
+        "outcome": shortlist.outcome,
+        "awarded_supplier_id": shortlist.awarded_supplier_id,
+        "awarded_supplier": supplier.name if supplier else None,
+        "awarded_value": shortlist.awarded_value,
+        "note": shortlist.outcome_note,
+        "recorded_at": _iso(shortlist.outcome_at),
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _pack_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The method section: the search inputs, then the versions and data hash."""
+    pack = report["reproducibility"]
+    rows = [(m["label"], m["value"]) for m in report["method"]]
+    locked_by = pack.get("locked_by") or {}
+    rows += [
+        ("Status", report["shortlist"]["status"]),
+        ("Locked by", locked_by.get("name") or "Not locked"),
+        ("Locked at", pack.get("locked_at") or "Not locked"),
+        ("Scores evaluated on", pack.get("evaluated_on") or "When each supplier was added"),
+        ("Catalogue version", pack.get("catalogue_version") or "(none)"),
+        ("Algorithm version", pack.get("algorithm_version") or ""),
+        ("Data version", str(pack.get("data_version") or "")),
+        ("Data hash (sha256)", pack.get("data_hash") or ""),
+        ("Hash method", pack.get("hash_method") or ""),
+        ("Generated at", report["generated_at"]),
+    ]
+    if not pack.get("locked"):
+        rows.append(("Note", pack.get("note", "")))
+    return rows
+
+
+def _components(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every component any entry's breakdown has, in order of first appearance."""
+    names: dict[str, None] = {}
+    for entry in entries:
+        for component in (entry.get("breakdown") or {}).get("components", []):
+            names.setdefault(component["component"], None)
+    return list(names)
+
+
+def _component(entry: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    for component in (entry.get("breakdown") or {}).get("components", []):
+        if component["component"] == name:
+            return component  # type: ignore[no-any-return]
+    return {}
+
+
+def _table(report: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The ranked table: header and rows (shortlisted by position, then removed)."""
+    entries = report["entries"]
+    components = _components(entries)
+    pack = report["reproducibility"]
+    header = ["position", "search_rank", "external_id", "name", "score"]
+    for name in components:
+        header += [f"{name}_value", f"{name}_weight", f"{name}_contribution"]
+    header += [
+        "distance_km", "social_value_gbp", "status", "reason_added", "removed_at",
+        "reason_removed", "shortlist_id", "shortlist_status", "locked_at", "catalogue_version",
+        "algorithm_version", "data_version", "data_hash",
+    ]
+    rows = []
+    for entry in entries:
+        breakdown = entry.get("breakdown") or {}
+        row: list[Any] = [
+            entry["position"], entry["rank"], entry["external_id"], entry["name"], entry["score"],
+        ]
+        for name in components:
+            component = _component(entry, name)
+            row += [component.get("value"), component.get("weight"),
+                    component.get("contribution")]
+        row += [
+            breakdown.get("distance_km"), breakdown.get("social_value_gbp"), entry["status"],
+            entry["reason_added"], entry["removed_at"], entry["reason_removed"],
+            report["shortlist"]["id"], report["shortlist"]["status"], pack.get("locked_at"),
+            pack.get("catalogue_version"), pack.get("algorithm_version"),
+            pack.get("data_version"), pack.get("data_hash"),
+        ]
+        rows.append(row)
+    return header, rows
+
+
+# ---------------------------------------------------------------------------------------
+# Writers
+
+
+def write_csv(report: Mapping[str, Any]) -> bytes:
+    """The ranked table as UTF-8 CSV (with a byte-order mark, so Excel reads £ right)."""
+    header, rows = _table(report)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if value is None else neutralise(value) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_json(report: Mapping[str, Any]) -> bytes:
+    """Everything, as indented UTF-8 JSON."""
+    return json.dumps(report, indent=2, ensure_ascii=False, default=str).encode("utf-8") + b"\n"
+
+
+def write_xlsx(report: Mapping[str, Any]) -> bytes:
+    """A workbook: the Method cover sheet, the Shortlist table, a sheet per supplier."""
+    workbook = Workbook()
+    workbook.properties.creator = SERVICE
+    workbook.properties.title = _clean(f"Shortlist {report['shortlist']['id']}: "
+                                       f"{report['shortlist']['name']}")
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
+
+    cover = workbook.active
+    assert cover is not None
+    cover.title = "Method"
+    _append(cover, [f"Shortlist: {report['shortlist']['name']}"], font=Font(bold=True, size=14))
+    _append(cover, ["Organisation", report["shortlist"]["organisation"]])
+    _append(cover, ["Shortlist id", report["shortlist"]["id"]])
+    _append(cover, [])
+    _append(cover, ["Inputs and method"], font=bold)
+    for label, value in _pack_rows(report):
+        _append(cover, [label, value])
+    for row in cover.iter_rows(min_row=2, max_col=1):
+        row[0].font = bold
+    for row in cover.iter_rows(min_col=2, max_col=2):
+        row[0].alignment = wrap
+    cover.column_dimensions["A"].width = 26
+    cover.column_dimensions["B"].width = 100
+
+    table = workbook.create_sheet("Shortlist")
+    header, rows = _table(report)
+    _append(table, header, font=bold)
+    for row in rows:
+        _append(table, row)
+    table.freeze_panes = "A2"
+    for index, name in enumerate(header, start=1):
+        table.column_dimensions[get_column_letter(index)].width = (
+            40 if name in ("name", "reason_added", "reason_removed") else max(12, len(name) + 2)
+        )
+
+    used: set[str] = {"method", "shortlist"}
+    for entry in report["entries"]:
+        if entry["position"] is None:
+            continue
+        sheet = workbook.create_sheet(_sheet_name(entry["position"], entry["name"] or "", used))
+        _breakdown_sheet(sheet, entry, bold=bold, wrap=wrap)
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _breakdown_sheet(
+    sheet: Worksheet, entry: Mapping[str, Any], *, bold: Font, wrap: Alignment
+) -> None:
+    breakdown = entry.get("breakdown") or {}
+    _append(sheet, [f"{entry['position']}. {entry['name']}"], font=Font(bold=True, size=14))
+    for label, value in (
+        ("External id", entry["external_id"]),
+        ("Search rank", entry["rank"]),
+        ("Score (0–100)", entry["score"]),
+        ("Distance (km)", breakdown.get("distance_km")),
+        ("Estimated social value (£)", breakdown.get("social_value_gbp")),
+        ("Reason added", entry["reason_added"]),
+        ("Matched terms", ", ".join(breakdown.get("matched_terms", []))),
+        ("Flags", ", ".join(breakdown.get("flags", []))),
+    ):
+        _append(sheet, [label, value])
+        sheet.cell(sheet.max_row, 1).font = bold
+    _append(sheet, [])
+    if not breakdown.get("components"):
+        _append(sheet, ["The search did not rank this supplier, so it has no breakdown."])
+    else:
+        _append(sheet, ["Component", "Value (0–1)", "Weight", "Contribution", "Reason"],
+                font=bold)
+        for component in breakdown["components"]:
+            _append(sheet, [component["component"], component["value"], component["weight"],
+                            component["contribution"], component["reason"]])
+            sheet.cell(sheet.max_row, 5).alignment = wrap
+        _append(sheet, ["Total", None, None, breakdown.get("total"), None], font=bold)
+    items = breakdown.get("social_value_items") or []
+    if items:
+        _append(sheet, [])
+        _append(sheet, ["Social value option", "Unit", "Per £1m", "Quantity", "Proxy £/unit",
+                        "£"], font=bold)
+        for item in items:
+            _append(sheet, [item["title"], item["unit"], item["quantity_per_million"],
+                            item["quantity"], item["proxy_gbp_per_unit"], item["gbp"]])
+    for letter, width in zip("ABCDEF", (28, 14, 12, 14, 80, 12), strict=True):
+        sheet.column_dimensions[letter].width = width
+
+
+def _append(sheet: Worksheet, values: Iterable[Any], *, font: Font | None = None) -> None:
+    sheet.append([_clean(neutralise(value)) if isinstance(value, str) else value
+                  for value in values])
+    if font is not None:
+        for cell in sheet[sheet.max_row]:
+            cell.font = font
+
+
+def _clean(text: str) -> str:
+    """Drop control characters XLSX cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
+def _sheet_name(position: int, name: str, used: set[str]) -> str:
+    """A unique, valid worksheet name: at most 31 characters, none of ``[]:*?/\\``, not
+    starting or ending with an apostrophe."""
+    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in _clean(name)).strip(" '")
+    base = f"{position} {cleaned}"[:31].rstrip(" '") or str(position)
+    candidate, n = base, 2
+    while candidate.lower() in used:
+        suffix = f" ({n})"
+        candidate = base[: 31 - len(suffix)].rstrip(" '") + suffix
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+# PDF -----------------------------------------------------------------------------------
+
+# Core PDF fonts cover Latin-1 only; these are the common characters beyond it.
+_PDF_REPLACEMENTS = str.maketrans({
+    "‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...",
+    "•": "-", "×": "x", "≈": "~", "≥": ">=", "≤": "<=", "→": "->", "€": "EUR",
+    "\u00a0": " ", "\u2009": " ",
+})
+
+
+def _pdf_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        value = f"{value:,.2f}"
+    text = str(value).translate(_PDF_REPLACEMENTS)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+class _Report(FPDF):
+    """An A4 report with a running footer."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.report_title = title
+        self.set_margins(15, 15, 15)
+        self.set_auto_page_break(auto=True, margin=18)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.cell(0, 5, _pdf_text(f"{self.report_title} - page {self.page_no()}/{{nb}}"),
+                  align="C")
+
+
+def write_pdf(report: Mapping[str, Any]) -> bytes:
+    """A printable A4 report: title, inputs and method, ranked table, each breakdown."""
+    shortlist = report["shortlist"]
+    title = f"Shortlist {shortlist['id']}: {shortlist['name']}"
+    pdf = _Report(_pdf_text(title))
+    pdf.set_title(_pdf_text(title))
+    pdf.set_author(SERVICE)
+    pdf.set_creator(SERVICE)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    bold = FontFace(emphasis="BOLD")
+
+    def heading(text: str, size: int = 13) -> None:
+        pdf.ln(2)
+        pdf.set_font("Helvetica", style="B", size=size)
+        pdf.multi_cell(0, size * 0.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+        pdf.set_font("Helvetica", size=9)
+
+    def paragraph(text: str) -> None:
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 4.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+
+    heading(title, 16)
+    paragraph(f"{shortlist['organisation'] or ''} - {shortlist['status']} - generated "
+              f"{report['generated_at'][:16].replace('T', ' ')} UTC by {SERVICE}")
+    if shortlist["notes"]:
+        heading("Notes", 11)
+        paragraph(shortlist["notes"])
+
+    heading("Inputs and method")
+    with pdf.table(col_widths=(45, 135), first_row_as_headings=False,
+                   text_align=("LEFT", "LEFT")) as table:
+        for label, value in _pack_rows(report):
+            row = table.row()
+            row.cell(_pdf_text(label), style=bold)
+            row.cell(_pdf_text(value))
+
+    shortlisted = [e for e in report["entries"] if e["position"] is not None]
+    removed = [e for e in report["entries"] if e["position"] is None]
+    components = _components(shortlisted)
+    heading("Ranked suppliers")
+    if not shortlisted:
+        paragraph("No suppliers are on this shortlist.")
+    else:
+        widths = (8, 62, 14) + (20,) * len(components) + (16, 20)
+        with pdf.table(col_widths=widths, headings_style=bold, line_height=4.5,
+                       text_align="LEFT") as table:
+            row = table.row()
+            for text in ("#", "Supplier", "Score", *[c.replace("_", " ").capitalize()
+                                                     for c in components],
+                         "km", "Social value"):
+                row.cell(_pdf_text(text))
+            for entry in shortlisted:
+                breakdown = entry.get("breakdown") or {}
+                row = table.row()
+                row.cell(str(entry["position"]))
+                row.cell(_pdf_text(f"{entry['name']} ({entry['external_id']})"))
+                row.cell(_pdf_text(entry["score"]) if entry["score"] is not None else "-")
+                for name in components:
+                    contribution = _component(entry, name).get("contribution")
+                    row.cell(_pdf_text(contribution) if contribution is not None else "-")
+                km = breakdown.get("distance_km")
+                row.cell(f"{km:.1f}" if km is not None else "-")
+                gbp = breakdown.get("social_value_gbp")
+                row.cell(_pdf_text(f"£{gbp:,.0f}") if gbp is not None else "-")
+        paragraph("Component columns show each component's contribution to the score (points "
+                  "of 100); the breakdowns below give each value, weight and reason.")
+
+    if removed:
+        heading("Removed suppliers")
+        with pdf.table(col_widths=(70, 110), headings_style=bold, line_height=4.5,
+                       text_align="LEFT") as table:
+            row = table.row()
+            row.cell("Supplier")
+            row.cell("Reason removed")
+            for entry in removed:
+                row = table.row()
+                row.cell(_pdf_text(f"{entry['name']} ({entry['external_id']})"))
+                row.cell(_pdf_text(entry["reason_removed"]))
+
+    outcome = report["outcome"]
+    if outcome:
+        heading("Outcome")
+        if outcome["outcome"] == "awarded":
+            paragraph(f"Awarded to {outcome['awarded_supplier']}, "
+                      f"£{outcome['awarded_value']:,.2f}.")
+        else:
+            paragraph("None of the suppliers was suitable.")
+        if outcome["note"]:
+            paragraph(outcome["note"])
+
+    for entry in shortlisted:
+        _pdf_breakdown(pdf, entry, heading, paragraph, bold)
+    return bytes(pdf.output())
+
+
+def _pdf_breakdown(
+    pdf: FPDF, entry: Mapping[str, Any], heading: Callable[..., None],
+    paragraph: Callable[[str], None], bold: FontFace,
+) -> None:
+    breakdown = entry.get("breakdown") or {}
+    heading(f"{entry['position']}. {entry['name']} ({entry['external_id']})", 11)
+    if entry["score"] is None:
+        paragraph("The search did not rank this supplier, so it has no breakdown.")
+    else:
+        facts = [f"Score {entry['score']:.1f} of 100", f"search rank {entry['rank']}"]
+        if breakdown.get("distance_km") is not None:
+            facts.append(f"{breakdown['distance_km']:.1f} km away")
+        if breakdown.get("social_value_gbp") is not None:
+            facts.append(f"estimated social value £{breakdown['social_value_gbp']:,.0f}")
+        paragraph(", ".join(facts) + ".")
+        with pdf.table(col_widths=(26, 16, 16, 22, 100), headings_style=bold, line_height=4.5,
+                       text_align="LEFT") as table:
+            row = table.row()
+            for text in ("Component", "Value", "Weight", "Contribution", "Reason"):
+                row.cell(text)
+            for component in breakdown.get("components", []):
+                row = table.row()
+                row.cell(_pdf_text(component["component"].replace("_", " ")))
+                row.cell(f"{component['value']:.2f}")
+                row.cell(f"{component['weight']:.2f}")
+                row.cell(f"{component['contribution']:.1f}")
+                row.cell(_pdf_text(component["reason"]))
+        if breakdown.get("matched_terms"):
+            paragraph("Matched terms: " + ", ".join(breakdown["matched_terms"]))
+        if breakdown.get("flags"):
+            paragraph("Flags: " + ", ".join(breakdown["flags"]))
+    if entry["reason_added"]:
+        paragraph(f"Reason added: {entry['reason_added']}")
+
+
+# ---------------------------------------------------------------------------------------
+# The entry point
+
+
+FORMATS: dict[str, tuple[str, Callable[[Mapping[str, Any]], bytes]]] = {
+    "csv": ("text/csv; charset=utf-8", write_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", write_xlsx),
+    "pdf": ("application/pdf", write_pdf),
+    "json": ("application/json", write_json),
+}
+
+
+def export_shortlist(
+    shortlist: Shortlist, fmt: str, *, actor: User, generated_at: dt.datetime | None = None
+) -> Export:
+    """Write ``shortlist`` as ``fmt`` (csv, xlsx, pdf or json) and audit the export.
+
+    :raise KeyError: an unknown format.
+    """
+    mimetype, write = FORMATS[fmt]
+    generated_at = generated_at or utcnow()
+    report = build_report(shortlist, generated_at=generated_at)
+    data = write(report)
+    filename = f"shortlist-{shortlist.id}-{generated_at.date().isoformat()}.{fmt}"
+    record_event(
+        "shortlist.exported", actor=actor, organisation_id=actor.organisation_id,
+        object_type=OBJECT_TYPE, object_id=shortlist.id,
+        details={"format": fmt, "filename": filename,
+                 "data_hash": report["reproducibility"]["data_hash"]},
+    )
+    return Export(filename, mimetype, data)

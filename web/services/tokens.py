@@ -1,0 +1,130 @@
+"""API tokens: create (the secret is shown once), list, revoke, and authenticate a request.
+
+A token is ``fm_`` followed by 32 random bytes, base64url-encoded (43 characters). Only its
+sha256 is stored. A plain hash is enough here, unlike for passwords: the secret has 256 bits
+of entropy, so there is nothing for a slow KDF to protect against guessing, and a fast hash
+keeps authentication to one indexed lookup per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+
+from web.extensions import db
+from web.models import ApiToken, User
+from web.models.base import utcnow
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "SECRET_PREFIX",
+    "TokenError",
+    "authenticate",
+    "create_token",
+    "get_token",
+    "hash_secret",
+    "list_tokens",
+    "revoke_token",
+    "touch_token",
+]
+
+SECRET_PREFIX = "fm_"  # marks our secrets, so secret scanners and people can recognise them
+SECRET_BYTES = 32  # 256 bits from the OS CSPRNG
+SHOWN_PREFIX_CHARS = 10  # "fm_" and 7 characters of the secret: enough to tell tokens apart
+MAX_NAME_CHARS = 100  # ApiToken.name is String(100)
+# A secret is 46 characters; anything much longer is not one of ours (and is not hashed).
+MAX_SECRET_CHARS = 200
+# Writing last_used_at on every request would turn each API read into a write; to the
+# minute is all a person reviewing their tokens needs.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+class TokenError(ValueError):
+    """A token cannot be created or changed as asked; the message says why."""
+
+
+def hash_secret(secret: str) -> str:
+    """The sha256 hex digest of ``secret``: what is stored and looked up."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User, *, name: str) -> tuple[ApiToken, str]:
+    """Create and flush a token for ``user``; return it and its secret.
+
+    The secret is returned this once and never stored: whoever creates the token must copy
+    it now.
+
+    :raise TokenError: an empty or too long name, or a deactivated user.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise TokenError("Enter a name for the token, for example the system that will use it")
+    if len(name) > MAX_NAME_CHARS:
+        raise TokenError(f"Use {MAX_NAME_CHARS} characters or fewer for the name")
+    if not user.active:
+        raise TokenError("A deactivated user cannot have API tokens")
+    secret = SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+    token = ApiToken(
+        user=user, name=name, token_hash=hash_secret(secret),
+        prefix=secret[:SHOWN_PREFIX_CHARS], created_at=utcnow(),
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def list_tokens(user: User) -> list[ApiToken]:
+    """``user``'s tokens, active ones first, newest first."""
+    return list(db.session.scalars(
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
+                  ApiToken.id.desc())
+    ))
+
+
+def get_token(token_id: int, *, user: User | None = None) -> ApiToken | None:
+    """The token ``token_id`` (only if it belongs to ``user``, when given)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or (user is not None and token.user_id != user.id):
+        return None
+    return token
+
+
+def revoke_token(token: ApiToken) -> bool:
+    """Revoke ``token`` for good and flush; return False if it was already revoked."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.flush()
+    return True
+
+
+def authenticate(secret: str) -> ApiToken | None:
+    """The active token whose secret is ``secret``, with an active user; else None."""
+    if not secret.startswith(SECRET_PREFIX) or len(secret) > MAX_SECRET_CHARS:
+        return None
+    # The lookup is by hash, so response timing reveals nothing about stored secrets: an
+    # attacker cannot steer the hash of their guess towards a stored one.
+    token = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
+    )
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    return token
+
+
+def touch_token(token: ApiToken, *, now: dt.datetime | None = None) -> bool:
+    """Record that ``token`` was used (to the minute) and flush; True if that changed it."""
+    now = now or utcnow()
+    last = token.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC timestamps
+        last = last.replace(tzinfo=dt.UTC)
+    if last is not None and now - last < LAST_USED_RESOLUTION:
+        return False
+    token.last_used_at = now
+    db.session.flush()
+    return True

@@ -1,0 +1,75 @@
+"""The signed-in user's account: API tokens (list, create with the secret shown once, revoke)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
+from wtforms import StringField, SubmitField
+from wtforms.validators import InputRequired, Length
+
+from web.auth import login_required
+from web.extensions import db
+from web.services import tokens as service
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+MAX_TOKEN_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL
+
+
+class CreateTokenForm(FlaskForm):
+    """Name a new API token."""
+
+    name = StringField(
+        "Token name", widget=GovTextInput(),
+        description="What will use it, for example “Housing repairs system”",
+        validators=[InputRequired("Enter a name for the token"),
+                    Length(max=service.MAX_NAME_CHARS,
+                           message=f"Use {service.MAX_NAME_CHARS} characters or fewer")],
+    )
+    submit = SubmitField("Create token", widget=GovSubmitInput())
+
+
+class RevokeTokenForm(FlaskForm):
+    """Revoke one token (the form is only its CSRF token)."""
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> ResponseReturnValue:
+    """List the user's API tokens; create one and show its secret this once."""
+    form = CreateTokenForm()
+    secret = None
+    created = None
+    if form.validate_on_submit():
+        try:
+            created, secret = service.create_token(g.user, name=form.name.data or "")
+        except service.TokenError as error:
+            form.name.errors = [str(error)]
+        else:
+            db.session.commit()
+            form = CreateTokenForm(formdata=None)
+    status = 400 if form.errors else 200
+    response = render_template(
+        "account/tokens.html", form=form, tokens=service.list_tokens(g.user), secret=secret,
+        created=created, revoke_form=RevokeTokenForm(),
+    )
+    # The secret is rendered into this page only (never into the session or a flash):
+    # keep the page out of every cache.
+    return response, status, {"Cache-Control": "no-store"}
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke(token_id: int) -> ResponseReturnValue:
+    """Revoke one of the user's tokens."""
+    form = RevokeTokenForm()
+    token = service.get_token(token_id, user=g.user) if token_id <= MAX_TOKEN_ID else None
+    if token is None:
+        abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    if service.revoke_token(token):
+        db.session.commit()
+        flash(f"Token “{token.name}” revoked: it no longer works.", "success")
+    return redirect(url_for(".tokens"), code=303)
