@@ -12,6 +12,9 @@ Settings (all optional):
     DEBUG, INFO, WARNING, ERROR or CRITICAL. Default INFO.
 ``POSTCODE_DIRECTORY``
     Path of the compiled postcode directory. Default: in the instance folder.
+``BEHIND_HTTPS_PROXY``
+    ``1`` when a reverse proxy terminates HTTPS in front of gunicorn: trust its
+    X-Forwarded-* headers, mark session cookies Secure and send HSTS. Default off.
 
 A bad setting raises :class:`ConfigError` with a one-line message naming it.
 """
@@ -50,6 +53,7 @@ def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str
         "SECRET_KEY": _secret_key(environ, instance),
         "LOG_LEVEL": _log_level(environ),
         "POSTCODES_DIRECTORY_PATH": environ.get("POSTCODE_DIRECTORY") or None,
+        "BEHIND_HTTPS_PROXY": _flag(environ, "BEHIND_HTTPS_PROXY"),
     }
     return config
 
@@ -109,6 +113,15 @@ def _secret_key(environ: Mapping[str, str], instance: Path) -> str:
     if len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"SECRET_KEY file {key_file} is empty or too short: delete it to regenerate")
     return key
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
 
 
 def _log_level(environ: Mapping[str, str]) -> str:

@@ -1,0 +1,47 @@
+"""Security headers on every response; HTTPS settings behind a proxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.factories import make_user
+from web import create_app
+from web.extensions import db
+from web.config import ConfigError, load_config
+from web.security import CONTENT_SECURITY_POLICY
+
+
+@pytest.mark.parametrize("path", ["/", "/sign-in", "/no-such-page", "/api/v1/openapi.json"])
+def test_security_headers_on_every_response(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(path)
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_session_cookie_is_httponly_and_samesite(client, app_context) -> None:  # type: ignore[no-untyped-def]
+    make_user(email="cookie@member.example", password="correct horse battery")
+    db.session.commit()
+    response = client.post("/sign-in", data={"email": "cookie@member.example",
+                                             "password": "correct horse battery"})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_behind_https_proxy_secures_cookies_and_sends_hsts(tmp_path: Path) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.sqlite3",
+                      "SECRET_KEY": "k" * 32, "BEHIND_HTTPS_PROXY": True},
+                     instance_path=str(tmp_path))
+    assert app.config["SESSION_COOKIE_SECURE"]
+    response = app.test_client().get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_bad_proxy_flag_names_itself(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BEHIND_HTTPS_PROXY"):
+        load_config({"BEHIND_HTTPS_PROXY": "maybe"}, tmp_path)
