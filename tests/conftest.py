@@ -74,10 +74,14 @@ def app(tmp_path_factory: pytest.TempPathFactory, postcode_directory_path: Path)
 
 @pytest.fixture(autouse=True)
 def _empty_tables_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Leave every table empty for the next test (only for tests that used the app)."""
+    """Leave every table empty and the rate limits reset for the next test (only for
+    tests that used the app)."""
     yield
     if "app" not in request.fixturenames:
         return
+    from web.extensions import limiter
+
+    limiter.reset()
     application: Flask = request.getfixturevalue("app")
     with application.app_context():
         db.session.remove()

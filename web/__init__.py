@@ -48,10 +48,11 @@ def create_app(
     _configure_logging(app)
 
     from web import auth, cli, db_setup, errors, frontend, security, views
-    from web.extensions import csrf
+    from web.extensions import csrf, limiter
 
     db_setup.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     frontend.init_app(app)

@@ -12,6 +12,9 @@ Settings (all optional):
     DEBUG, INFO, WARNING, ERROR or CRITICAL. Default INFO.
 ``POSTCODE_DIRECTORY``
     Path of the compiled postcode directory. Default: in the instance folder.
+``RATELIMIT_STORAGE_URI``
+    Where sign-in rate-limit counters live. Default ``memory://`` (per worker process);
+    ``redis://host:6379`` shares them between workers.
 ``BEHIND_HTTPS_PROXY``
     ``1`` when a reverse proxy terminates HTTPS in front of gunicorn: trust its
     X-Forwarded-* headers, mark session cookies Secure and send HSTS. Default off.
@@ -54,6 +57,8 @@ def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str
         "LOG_LEVEL": _log_level(environ),
         "POSTCODES_DIRECTORY_PATH": environ.get("POSTCODE_DIRECTORY") or None,
         "BEHIND_HTTPS_PROXY": _flag(environ, "BEHIND_HTTPS_PROXY"),
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
     }
     return config
 

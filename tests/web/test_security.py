@@ -45,3 +45,13 @@ def test_behind_https_proxy_secures_cookies_and_sends_hsts(tmp_path: Path) -> No
 def test_bad_proxy_flag_names_itself(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="BEHIND_HTTPS_PROXY"):
         load_config({"BEHIND_HTTPS_PROXY": "maybe"}, tmp_path)
+
+
+def test_sign_in_is_rate_limited_with_a_clear_429(client) -> None:  # type: ignore[no-untyped-def]
+    for _attempt in range(10):
+        response = client.post("/sign-in", data={"email": "a@b.example", "password": "nope"})
+        assert response.status_code == 400
+    response = client.post("/sign-in", data={"email": "a@b.example", "password": "nope"})
+    assert response.status_code == 429
+    assert "Too many" in response.get_data(as_text=True)
+    assert client.get("/sign-in").status_code == 200  # reading the form is not limited

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from web import auth
-from web.extensions import db
+from web.extensions import db, limiter
 from web.forms.auth import SignInForm
 from web.models import User
 
@@ -20,9 +20,12 @@ bp = Blueprint("auth", __name__)
 #: Shown for an unknown email, a wrong password and a deactivated account alike, so the
 #: page does not tell anyone which email addresses have accounts.
 WRONG_CREDENTIALS = "Your email address or password is wrong"
+#: Sign-in attempts per client address: enough for a person mistyping, too few for guessing.
+SIGN_IN_LIMIT = "10 per minute;50 per hour"
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, methods=["POST"])
 def sign_in() -> ResponseReturnValue:
     """The sign-in form; on success, back to the page that asked for it (or search)."""
     next_url = safe_next_url(request.args.get("next"))
