@@ -2,7 +2,14 @@
 
 Run from the repository root::
 
-    .venv/bin/python tests/benchmarks/bench_ranking.py [--data DIR] [--queries FILE]
+    .venv/bin/python tests/benchmarks/bench_ranking.py [--data DIR] [--queries FILE] [--direct]
+
+By default the suppliers go through the product's own path: a Flask app on a temporary
+SQLite file, migrations, ``web.services.suppliers_import.import_suppliers`` on the CSV and
+``web.services.matching.build_index`` (with the stored thesaurus and catalogue), then the
+same queries through ``matcher.search.evaluate``; the fast CSV-to-records path is run too
+and a note printed if its numbers differ. ``--direct`` runs only the fast path (for
+iterating; ``--param`` needs it).
 
 For every query (a later award: need text, buyer location, CPV codes) find the rank of the
 supplier that actually won, and print MRR, hit@1, hit@10 and median rank for
@@ -21,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -189,18 +198,73 @@ def fmt_row(name: str, m: dict[str, float]) -> str:
             f"| {m['median']:g} |")
 
 
-def run(data: Path, queries_file: Path, params: CapabilityParams,
-        log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def app_index(csv_path: Path, log: Callable[[str], None] = print) -> Index:
+    """The index the product would serve after importing ``csv_path``: a Flask app on a
+    temporary SQLite file, migrations, ``import_suppliers``, commit, ``build_index``."""
+    import flask_migrate
+
+    from web import create_app
+    from web.extensions import db
+    from web.postcodes import get_directory
+    from web.services.matching import build_index
+    from web.services.suppliers_import import import_suppliers
+
+    with tempfile.TemporaryDirectory(prefix="bench-ranking-") as tmp:
+        config = {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite3",
+            "SECRET_KEY": "x" * 32,
+        }
+        # reuse a postcode directory already built in the repository's instance folder (else
+        # one is built in the temporary instance folder on first use, ~15 s)
+        built = sorted((ROOT / "instance").glob("postcodes-*.npz"))
+        if built:
+            config["POSTCODES_DIRECTORY_PATH"] = str(built[-1])
+        app = create_app(config, instance_path=tmp)
+        with app.app_context():
+            t0 = time.perf_counter()
+            flask_migrate.upgrade()
+            with csv_path.open("rb") as f:
+                report = import_suppliers(f, filename="suppliers.csv",
+                                          directory=get_directory(app))
+            db.session.commit()
+            t1 = time.perf_counter()
+            index = build_index(data_version="ranking-benchmark")
+            t2 = time.perf_counter()
+            db.session.remove()
+            db.engine.dispose()
+    log(f"product path: import read {report.read}, imported {report.imported}, "
+        f"rejected {report.rejected} in {t1 - t0:.1f} s; build_index {t2 - t1:.2f} s "
+        f"({index.size} suppliers, vocabulary {index.vocabulary_size})")
+    if report.rejected or not report.written:
+        log(f"note: the import did not take every row: {report.problems[:3]}")
+    return index
+
+
+def query_half(query_id: str) -> int:
+    """0 or 1: parity of the query id's 64-bit blake2b (the fixed 2-fold split)."""
+    return hashlib.blake2b(query_id.encode("utf-8"), digest_size=8).digest()[-1] % 2
+
+
+def run(data: Path, queries_file: Path, params: CapabilityParams, *, direct: bool = False,
+        half: int | None = None, log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
     suppliers = load_suppliers(data / "suppliers.csv")
     queries = load_queries(queries_file)
+    if half is not None:
+        queries = [q for q in queries if query_half(q["id"]) == half]
     t0 = time.perf_counter()
     index = Index.build(suppliers, params=params, data_version="ranking-benchmark")
     build_s = time.perf_counter() - t0
+    log(f"direct path: {len(suppliers)} SupplierRecords from the CSV, Index.build "
+        f"{build_s:.2f} s; {params}")
+    if not direct:
+        direct_index = index
+        index = app_index(data / "suppliers.csv", log)
     base = Baselines(suppliers)
     pool = len(suppliers)
     out: dict[str, dict[str, float]] = {}
     log(f"{pool} suppliers, {len(queries)} queries from {queries_file.name}; "
-        f"index built in {build_s:.2f} s; {params}")
+        f"ranked through the {'direct' if direct else 'product'} path"
+        + ("" if half is None else f"; split half {half} only"))
     log("")
     log("| view / ranker | n | MRR | hit@1 | hit@10 | median rank |")
     log("|---|---|---|---|---|---|")
@@ -235,7 +299,32 @@ def run(data: Path, queries_file: Path, params: CapabilityParams,
         log(fmt_row(f"≤{key} · framework-match (default weights)", out[f"{key}/ours"]))
         log(fmt_row(f"≤{key} · BM25 × (0.5+0.5·gauss 50 km)", out[f"{key}/bm25geo"]))
         log(fmt_row(f"≤{key} · BM25 (radius filter only)", out[f"{key}/bm25"]))
+    if not direct:
+        differ = compare_paths(direct_index, index, queries, base)
+        log("")
+        log("direct path (CSV → SupplierRecord → Index.build): "
+            + ("same ranks for every query and view" if not differ else
+               f"note: ranks differ from the product path in {len(differ)} query/view "
+               f"pairs, e.g. {differ[:5]}"))
     return out
+
+
+def compare_paths(direct: Index, product: Index, queries: list[dict],
+                  base: Baselines) -> list[tuple[str, str, int | None, int | None]]:
+    """(query id, view, direct rank, product rank) wherever the two indexes disagree."""
+    differ = []
+    views: list[tuple[str, Weights, float | None]] = [("whole", CAPABILITY_ONLY, None)]
+    views += [(f"{r:g}km", DEFAULT_WEIGHTS, r) for r in RADII_KM]
+    for name, weights, radius in views:
+        qs = queries if radius is None else [
+            q for q in queries
+            if base.distances(float(q["lat"]), float(q["lon"]))[base.ids.index(q["winner"])]
+            <= radius
+        ]
+        a = engine_ranks(direct, qs, weights, radius)
+        b = engine_ranks(product, qs, weights, radius)
+        differ += [(q["id"], name, x, y) for q, x, y in zip(qs, a, b, strict=True) if x != y]
+    return differ
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,8 +333,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=Path, default=None,
                         help="queries JSONL (default: DATA/queries_dev.jsonl)")
     parser.add_argument("--param", action="append", default=[],
-                        help="override a CapabilityParams field, e.g. --param b=0.5")
+                        help="override a CapabilityParams field, e.g. --param b=0.5 "
+                             "(with --direct: the product path builds with the defaults)")
+    parser.add_argument("--direct", action="store_true",
+                        help="skip the product's import path: CSV → SupplierRecords → "
+                             "Index.build only (fast, for iterating)")
+    parser.add_argument("--half", type=int, choices=(0, 1), default=None,
+                        help="only the queries whose blake2b-64(id) is even (0) or odd (1): "
+                             "a fixed 2-fold split to check a change helps both halves")
     args = parser.parse_args(argv)
+    if args.param and not args.direct:
+        parser.error("--param needs --direct (the product path builds with the defaults)")
     if not (args.data / "suppliers.csv").exists():
         print(f"skipped: {args.data / 'suppliers.csv'} not found")
         return 0
@@ -254,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         overrides[key] = type(getattr(CapabilityParams(), key))(value)
     run(args.data, args.queries or args.data / "queries_dev.jsonl",
-        CapabilityParams(**overrides))
+        CapabilityParams(**overrides), direct=args.direct, half=args.half)
     return 0
 
 
