@@ -12,6 +12,7 @@ Pure domain code (numpy, rapidfuzz, geopy, snowballstemmer; no web or database i
 from .cpv import normalise_cpv
 from .index import DEFAULT_CAPABILITY, CapabilityParams, Index
 from .models import (
+    COMPONENT_NAMES,
     DEFAULT_DECAY,
     DEFAULT_SCALE_KM,
     DEFAULT_WEIGHTS,
@@ -33,6 +34,7 @@ from .text import Thesaurus
 
 __all__ = [
     "ALGORITHM_VERSION",
+    "COMPONENT_NAMES",
     "DEFAULT_CAPABILITY",
     "DEFAULT_DECAY",
     "DEFAULT_SCALE_KM",

@@ -189,6 +189,7 @@ class Index:
         sme = array("b")
         vcse = array("b")
         service_radius = array("d")
+        recent_awards = array("i")
         min_val = array("d")
         max_val = array("d")
         cpv_docs = array("i")
@@ -236,6 +237,7 @@ class Index:
             sme.append(bool(s.sme))
             vcse.append(bool(s.vcse))
             service_radius.append(nan if s.service_radius_km is None else s.service_radius_km)
+            recent_awards.append(max(int(s.recent_awards), 0))
             min_val.append(nan if s.min_contract_value is None else s.min_contract_value)
             max_val.append(nan if s.max_contract_value is None else s.max_contract_value)
             for code in s.cpv_codes:
@@ -264,6 +266,7 @@ class Index:
         self._sme = np.frombuffer(sme, dtype=np.int8).astype(bool)
         self._vcse = np.frombuffer(vcse, dtype=np.int8).astype(bool)
         self._service_radius = np.frombuffer(service_radius, dtype=np.float64).copy()
+        self._recent_awards = np.frombuffer(recent_awards, dtype=np.int32).copy()
         self._min_val = np.frombuffer(min_val, dtype=np.float64).copy()
         self._max_val = np.frombuffer(max_val, dtype=np.float64).copy()
 

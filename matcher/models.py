@@ -12,6 +12,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import date
 
 __all__ = [
+    "COMPONENT_NAMES",
     "Accreditation",
     "Commitment",
     "ComponentScore",
@@ -28,6 +29,9 @@ __all__ = [
     "SupplierRecord",
     "Weights",
 ]
+
+#: The components of a total, in breakdown order.
+COMPONENT_NAMES = ("capability", "distance", "social_value", "rotation")
 
 #: Distance at which the default decay curve has fallen to ``decay`` when the query gives no
 #: radius. 50 km: the upper end of the 20–50 km travel radius typical for repairs (DOMAIN.md).
@@ -96,6 +100,9 @@ class SupplierRecord:
     max_contract_value: float | None = None
     accreditations: tuple[Accreditation, ...] = ()
     commitments: tuple[Commitment, ...] = ()
+    #: Contracts awarded to the supplier through the service in the last 12 months (fair
+    #: rotation); 0 when none or unknown.
+    recent_awards: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +117,12 @@ class Weights:
     capability: float = 0.6
     distance: float = 0.25
     social_value: float = 0.15
+    #: Fair rotation: favour suppliers with fewer recent awards. Off (0) unless the member
+    #: chooses it; when on it is a component of the breakdown like the others.
+    rotation: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("capability", "distance", "social_value"):
+        for name in COMPONENT_NAMES:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"weight {name} must be a finite number >= 0, got {value!r}")
@@ -124,8 +134,10 @@ class Weights:
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, raw = part.partition("=")
             key = key.strip().replace("-", "_")
-            if not sep or key not in ("capability", "distance", "social_value"):
-                raise ValueError(f"expected capability=W, distance=W or social_value=W: {part!r}")
+            if not sep or key not in COMPONENT_NAMES:
+                raise ValueError(
+                    f"expected capability=W, distance=W, social_value=W or rotation=W: {part!r}"
+                )
             values[key] = float(raw)
         return cls(**values)
 
@@ -243,6 +255,8 @@ class MatchResult:
     social_value_gbp: float | None
     social_value_items: tuple[SocialValueItem, ...]
     tie_break: str
+    #: Awards through the service in the last 12 months (shown whether or not rotation is on).
+    recent_awards: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,8 @@ __all__ = ["ALGORITHM_VERSION", "EXCLUSION_REASONS", "Evaluation", "evaluate", "
 
 #: Carried on every response; bump when scores for the same data and query change.
 ALGORITHM_VERSION = (
-    "fm-match/1.0 (bm25f k1=1.2 b=0.9 name=1 kw=1; cpv-hier share=0.3; gauss; blake2b tie-break)"
+    "fm-match/1.1 (bm25f k1=1.2 b=0.9 name=1 kw=1; cpv-hier share=0.3; gauss; rotation 1/(1+n); "
+    "blake2b tie-break)"
 )
 
 #: Exclusion reasons in the order they are checked (a supplier counts under the first).
@@ -355,20 +356,23 @@ def evaluate(index: Index, query: Query) -> Evaluation:
         sv_fit = np.minimum(fit[cand], 1.0)
 
     w_sv = w.social_value if sv_weights else 0.0
-    w_sum = w.capability + w.distance + w_sv
+    # fair rotation: 1 for no recent awards, 1/2 for one, 1/3 for two, ...
+    rotation = 1.0 / (1.0 + index._recent_awards[cand].astype(np.float64))
+    w_sum = w.capability + w.distance + w_sv + w.rotation
     if w_sum > 0:
         # normalise the weights first: dividing by a tiny sum would overflow
         total = (
             (w.capability / w_sum) * capability
             + (w.distance / w_sum) * distance_score
             + (w_sv / w_sum) * sv_fit
+            + (w.rotation / w_sum) * rotation
         ) * 100.0
     else:
         total = np.zeros(total_count)
 
     return Evaluation(
         cand=cand, total=total, capability=capability, distance_score=distance_score,
-        sv_fit=sv_fit, text_norm=text_c, cpv=cpv_c, planned=planned, codes=codes,
+        sv_fit=sv_fit, rotation=rotation, text_norm=text_c, cpv=cpv_c, planned=planned, codes=codes,
         sv_weights=sv_weights, w_sv=w_sv, w_sum=w_sum, scale_km=scale_km, on_date=on_date,
         excluded={r: excluded[r] for r in EXCLUSION_REASONS if excluded.get(r)},
         notes=tuple(notes),
@@ -384,6 +388,7 @@ class Evaluation:
     capability: npt.NDArray[np.float64]
     distance_score: npt.NDArray[np.float64]
     sv_fit: npt.NDArray[np.float64]
+    rotation: npt.NDArray[np.float64]
     text_norm: npt.NDArray[np.float64] | None
     cpv: npt.NDArray[np.float64] | None
     planned: list[PlannedTerm]
@@ -433,6 +438,7 @@ def search(index: Index, query: Query) -> SearchResponse:
         _result(index, query, int(e.cand[i]), query.offset + r + 1, float(km[r]),
                 [t for t in e.planned if has[t.tid][r]], float(e.total[i]),
                 float(e.capability[i]), float(e.distance_score[i]), float(e.sv_fit[i]),
+                float(e.rotation[i]),
                 None if e.text_norm is None else float(e.text_norm[i]),
                 None if e.cpv is None else float(e.cpv[i]),
                 e.planned, e.codes, e.sv_weights, e.w_sv, e.w_sum, e.scale_km, e.on_date)
@@ -472,8 +478,8 @@ def _fmt_km(km: float) -> str:
 def _result(
     index: Index, query: Query, doc: int, rank: int, km: float, matched: list[PlannedTerm],
     score: float, capability: float,
-    distance_score: float, sv_fit: float, text_norm: float | None, cpv_value: float | None,
-    planned: list[PlannedTerm], codes: list[str], sv_weights: dict[str, float], w_sv: float,
+    distance_score: float, sv_fit: float, rotation: float, text_norm: float | None,
+    cpv_value: float | None, planned: list[PlannedTerm], codes: list[str], sv_weights: dict[str, float], w_sv: float,
     w_sum: float, scale_km: float, on_date: date,
 ) -> MatchResult:
     w = query.weights
@@ -545,6 +551,16 @@ def _result(
     else:
         comps.append(ComponentScore("social_value", 0.0, 0.0, 0.0,
                                     "no social-value options chosen: weight drops out"))
+    awards = int(index._recent_awards[doc])
+    if w.rotation > 0:
+        # only when the member turns fair rotation on: otherwise every breakdown would carry
+        # a zero line that explains nothing
+        plural = "award" if awards == 1 else "awards"
+        comps.append(ComponentScore(
+            "rotation", rotation, w.rotation, points(w.rotation, rotation),
+            f"{awards} {plural} through the service in the last 12 months; "
+            f"fewer recent awards score higher: 1/(1+{awards}) = {rotation:.2f}",
+        ))
     # flags
     flags: list[str] = []
     radius = index._service_radius[doc]
@@ -569,6 +585,7 @@ def _result(
         social_value_gbp=gbp,
         social_value_items=items,
         tie_break=f"blake2b-64(external_id)={h:016x}",
+        recent_awards=awards,
     )
 
 

@@ -105,3 +105,32 @@ def test_index_follows_the_data_version(register: Flask) -> None:
     after = get_index()
     assert after is not before
     assert after.data_version != before.data_version
+
+
+def test_fair_rotation_counts_recorded_awards(runner, register: Flask) -> None:  # type: ignore[no-untyped-def]
+    """An award recorded through the service shows on results and, with rotation chosen,
+    lowers that supplier's rotation component."""
+    import sqlalchemy as sa
+
+    from tests.factories import make_user
+    from web.models import Shortlist, ShortlistStatus, Supplier
+    from web.models.base import utcnow
+
+    user = make_user()
+    near = db.session.scalar(sa.select(Supplier).where(Supplier.external_id == "EWI-NEAR"))
+    db.session.add(Shortlist(
+        organisation_id=user.organisation_id, created_by_id=user.id, name="Won",
+        status=ShortlistStatus.LOCKED, outcome="awarded", awarded_supplier_id=near.id,
+        awarded_value=1000.0, outcome_at=utcnow(),
+    ))
+    bump_version()
+    db.session.commit()
+    result = runner.invoke(args=["match", "--need", "external wall insulation", "--postcode",
+                                 "L34 1AB", "--weights", "capability=1,rotation=1",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    by_id = {r["external_id"]: r for r in json.loads(result.output)["results"]}
+    assert by_id["EWI-NEAR"]["recent_awards"] == 1
+    assert by_id["EWI-FAR"]["recent_awards"] == 0
+    rotation = {c["component"]: c for c in by_id["EWI-NEAR"]["breakdown"]["components"]}
+    assert rotation["rotation"]["value"] == 0.5

@@ -134,6 +134,11 @@ class SearchWeights(RequestBody):
     capability: float | None = Field(None, ge=0, le=MAX_WEIGHT)
     distance: float | None = Field(None, ge=0, le=MAX_WEIGHT)
     social_value: float | None = Field(None, ge=0, le=MAX_WEIGHT)
+    rotation: float | None = Field(
+        None, ge=0, le=MAX_WEIGHT,
+        description="Fair rotation: favour suppliers with fewer awards through the service "
+                    "in the last 12 months. Default 0 (off).",
+    )
 
 
 class SearchInputs(RequestBody):
@@ -251,6 +256,9 @@ class SearchResult(BaseModel):
     score: float = Field(description="0–100.")
     distance_km: float
     breakdown: Breakdown
+    recent_awards: int = Field(
+        description="Contracts awarded through the service in the last 12 months."
+    )
 
 
 class SearchLocationOut(BaseModel):

@@ -10,7 +10,7 @@ Query-string names (short, stable: they are in bookmarks and saved shortlists)::
     need, cpv, site (a site id or "postcode"), postcode, local ("radius" or "la"),
     radius (km or "any"), la (GSS codes), lot, value (£), sv-<option code> (0–3),
     only (sme, vcse), accreditation, weight_capability, weight_distance,
-    weight_social_value; page is read by the view
+    weight_social_value, weight_rotation; page is read by the view
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ WEIGHT_COMPONENTS: tuple[tuple[str, str], ...] = (
     ("capability", "Capability"),
     ("distance", "Distance"),
     ("social_value", "Social value"),
+    ("rotation", "Fair rotation"),
 )
 DEFAULT_WEIGHT_VALUES: Mapping[str, str] = {
     name: f"{getattr(DEFAULT_WEIGHTS, name) * 100:g}" for name, _ in WEIGHT_COMPONENTS
@@ -445,6 +446,13 @@ class SearchForm(FlaskForm):
     weight_social_value = StringField("Social value", widget=GovTextInput(),
                                       default=DEFAULT_WEIGHT_VALUES["social_value"],
                                       validators=[_validate_weight])
+    # Off (0) by default: a member chooses to favour suppliers with fewer recent awards.
+    weight_rotation = StringField(
+        "Fair rotation", widget=GovTextInput(), default=DEFAULT_WEIGHT_VALUES["rotation"],
+        description="Favour suppliers with fewer contracts awarded through the service in "
+                    "the last 12 months. 0 turns it off.",
+        validators=[_validate_weight],
+    )
 
     choices: SearchChoices
 

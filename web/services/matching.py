@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from matcher import (
+    COMPONENT_NAMES,
     DEFAULT_WEIGHTS,
     Accreditation,
     Commitment,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 MAX_LIMIT = 500  # results per search; a page of a shortlist, not an export of the register
 MAX_NEED_CHARS = 5000  # a need is a paragraph or two, not a document
 MAX_RADIUS_KM = 1000.0  # Land's End to John o' Groats is about 970 km
-WEIGHT_KEYS = ("capability", "distance", "social_value")
+WEIGHT_KEYS = COMPONENT_NAMES
 
 
 class SearchInputError(ValueError):
@@ -138,6 +139,10 @@ def build_index(*, data_version: str) -> Index:
     ):
         commitments_of[supplier_id].append(Commitment(code, quantity))
 
+    # Fair rotation: recording an outcome bumps the data version, so this stays current.
+    from web.services.shortlists import recent_awards  # shortlists builds on this module
+
+    awards = recent_awards(None)
     columns = (
         Supplier.id, Supplier.external_id, Supplier.name, Supplier.latitude, Supplier.longitude,
         Supplier.description, Supplier.capabilities, Supplier.cpv_codes, Supplier.la_code,
@@ -159,6 +164,7 @@ def build_index(*, data_version: str) -> Index:
             max_contract_value=row.max_contract_value,
             accreditations=tuple(accreditations_of.get(row.id, ())),
             commitments=tuple(commitments_of.get(row.id, ())),
+            recent_awards=awards.get(row.id, 0),
         )
         for row in db.session.execute(
             sa.select(*columns).where(Supplier.active.is_(True)).order_by(Supplier.id)
@@ -296,6 +302,7 @@ def result_to_dict(result: MatchResult) -> dict[str, Any]:
             ],
             "tie_break": result.tie_break,
         },
+        "recent_awards": result.recent_awards,
     }
 
 

@@ -68,7 +68,7 @@ from web.services.matching import (
     result_to_dict,
     run_search,
 )
-from web.services.versions import version_token
+from web.services.versions import bump_version, version_token
 
 __all__ = [
     "AWARD_WINDOW",
@@ -645,6 +645,9 @@ def record_outcome(
     shortlist.outcome_at = utcnow()
     shortlist.outcome_by_id = actor.id
     db.session.flush()
+    if outcome is Outcome.AWARDED:
+        # Fair rotation reads award counts from the matching index: rebuild it.
+        bump_version()
     _record(shortlist, "shortlist.outcome_recorded", actor, details)
     return shortlist
 
@@ -654,12 +657,16 @@ def record_outcome(
 
 
 def recent_awards(
-    supplier_ids: Iterable[int], *, since: dt.datetime | dt.date | None = None
+    supplier_ids: Iterable[int] | None, *, since: dt.datetime | dt.date | None = None
 ) -> dict[int, int]:
     """How many contracts each supplier was awarded through the service since ``since``
-    (default: the last 12 months), from recorded outcomes; 0 for those with none."""
-    ids = sorted(set(supplier_ids))
-    if not ids:
+    (default: the last 12 months), from recorded outcomes.
+
+    With ``supplier_ids`` every one of them is in the result (0 for none); with ``None``
+    the result holds only the suppliers that have awards (the matching index reads it so).
+    """
+    ids = None if supplier_ids is None else sorted(set(supplier_ids))
+    if ids is not None and not ids:
         return {}
     if since is None:
         since = utcnow() - AWARD_WINDOW
@@ -667,17 +674,19 @@ def recent_awards(
         since = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
     elif since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
-    counts = dict.fromkeys(ids, 0)
-    rows = db.session.execute(
+    counts = dict.fromkeys(ids, 0) if ids is not None else {}
+    query = (
         sa.select(Shortlist.awarded_supplier_id, sa.func.count())
         .where(
             Shortlist.outcome == Outcome.AWARDED.value,
-            Shortlist.awarded_supplier_id.in_(ids),
+            Shortlist.awarded_supplier_id.is_not(None),
             Shortlist.outcome_at >= since.astimezone(dt.UTC),
         )
         .group_by(Shortlist.awarded_supplier_id)
     )
-    for supplier_id, count in rows:
+    if ids is not None:
+        query = query.where(Shortlist.awarded_supplier_id.in_(ids))
+    for supplier_id, count in db.session.execute(query):
         counts[supplier_id] = count
     return counts
 
