@@ -8,7 +8,14 @@ from web.models.member import MemberOrganisation, OrganisationType, Role, Site, 
 from web.models.reference import DataVersion, ThesaurusGroup
 from web.models.shortlist import Shortlist, ShortlistEntry, ShortlistStatus
 from web.models.social_value import SocialValueCatalogue, SocialValueOption, SocialValueTheme
-from web.models.supplier import Accreditation, Commitment, Contact, Supplier, supplier_lots
+from web.models.supplier import (
+    Accreditation,
+    Commitment,
+    Contact,
+    NotDuplicate,
+    Supplier,
+    supplier_lots,
+)
 
 __all__ = [
     "Accreditation",
@@ -21,6 +28,7 @@ __all__ = [
     "Framework",
     "Lot",
     "MemberOrganisation",
+    "NotDuplicate",
     "OrganisationType",
     "Role",
     "Shortlist",

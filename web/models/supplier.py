@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
@@ -45,6 +46,14 @@ class Supplier(Base):
     email: so.Mapped[str | None] = so.mapped_column(sa.String(300))
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(50))
     active: so.Mapped[bool] = so.mapped_column(default=True)
+    # Set when an admin deactivates the supplier (soft: the row and its history stay).
+    # No Python-side defaults: the importer's bulk insert must give every defaulted column.
+    deactivated_at: so.Mapped[dt.datetime | None]
+    deactivation_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # The supplier this one was merged into as a duplicate (it is then inactive).
+    merged_into_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("suppliers.id", ondelete="SET NULL"), index=True
+    )
     created_at: so.Mapped[created_at]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -117,3 +126,25 @@ class Contact(Base):
 
     supplier: so.Mapped[Supplier] = so.relationship(back_populates="contacts")
 
+
+
+class NotDuplicate(Base):
+    """An admin's decision that two suppliers are not duplicates, so the pair is not
+    suggested again. The pair is stored once, lower id first."""
+
+    __tablename__ = "supplier_not_duplicates"
+    __table_args__ = (
+        sa.UniqueConstraint("supplier_id", "other_id", name="uq_supplier_not_duplicates_pair"),
+        sa.CheckConstraint("supplier_id < other_id", name="ordered_pair"),
+    )
+
+    id: so.Mapped[intpk]
+    supplier_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("suppliers.id", ondelete="CASCADE"), index=True
+    )
+    other_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("suppliers.id", ondelete="CASCADE"), index=True
+    )
+    decided_by_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
+    decided_at: so.Mapped[created_at]
+    reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")

@@ -1,0 +1,505 @@
+"""Admin screens: access, pages, forms and their errors, the import upload flow,
+duplicate review."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from tests.factories import (
+    catalogue_data,
+    make_framework,
+    make_organisation,
+    make_supplier,
+    make_user,
+)
+from web.extensions import db
+from web.models import (
+    AuditEvent,
+    Lot,
+    MemberOrganisation,
+    Role,
+    Site,
+    SocialValueCatalogue,
+    Supplier,
+    User,
+)
+from web.services.catalogue import load_catalogue
+
+VALID_POSTCODE = "PE3 7EW"  # a real postcode (demo data)
+
+
+def _admin_rules(app: Flask) -> list[tuple[str, str]]:
+    return sorted(
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin.")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    )
+
+
+def _url(rule: str) -> str:
+    return re.sub(r"<(?:int:)?(\w+)>", lambda m: "x" * 24 if m[1] == "token" else "1", rule)
+
+
+@pytest.fixture
+def admin(app_context: Flask) -> User:
+    user = make_user(role=Role.ADMIN, name="Ada Admin")
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def signed_in(admin: User, auth: Any) -> User:
+    auth.login_as(admin)
+    return admin
+
+
+def test_every_admin_route_is_listed(app: Flask) -> None:
+    rules = _admin_rules(app)
+    assert len(rules) >= 30
+    assert ("/admin/duplicates", "GET") in rules
+
+
+def test_members_get_403_everywhere(app: Flask, app_context: Flask, client: Any,
+                                    auth: Any) -> None:
+    member = make_user()
+    db.session.commit()
+    auth.login_as(member)
+    for rule, method in _admin_rules(app):
+        response = client.open(_url(rule), method=method, data={})
+        assert response.status_code == 403, (method, rule)
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(app: Flask, client: Any) -> None:
+    for rule, method in _admin_rules(app):
+        response = client.open(_url(rule), method=method, data={})
+        assert response.status_code == 302, (method, rule)
+        assert "/sign-in" in response.location or "sign" in response.location
+
+
+def test_admin_pages(app: Flask, app_context: Flask, client: Any, signed_in: User) -> None:
+    framework = make_framework()
+    load_catalogue(catalogue_data())
+    organisation = make_organisation(name="Knowsley Homes")
+    site = Site(name="Depot", postcode=VALID_POSTCODE, latitude=52.58, longitude=-0.27)
+    organisation.sites.append(site)
+    first = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    second = make_supplier(name="ACME Roofing Limited", postcode=VALID_POSTCODE)
+    db.session.commit()
+    lot_id = framework.lots[0].id
+    pages = [
+        "/admin/", "/admin/suppliers", "/admin/suppliers?q=acme&status=all&page=2",
+        f"/admin/suppliers/{first.id}", f"/admin/suppliers/{first.id}/edit",
+        f"/admin/suppliers/{first.id}/deactivate", f"/admin/suppliers/{first.id}/reactivate",
+        "/admin/suppliers/import",
+        "/admin/duplicates", f"/admin/duplicates/{first.id}/{second.id}", "/admin/lots",
+        "/admin/lots/new", f"/admin/lots/{lot_id}/edit", "/admin/catalogue",
+        "/admin/catalogue/new", "/admin/organisations", "/admin/organisations/new",
+        f"/admin/organisations/{organisation.id}",
+        f"/admin/organisations/{organisation.id}/edit",
+        f"/admin/organisations/{organisation.id}/sites/new",
+        f"/admin/organisations/{organisation.id}/sites/{site.id}/remove",
+        "/admin/users", "/admin/users/new", "/admin/audit?action=x&object_type=y&page=3",
+    ]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        html = response.get_data(as_text=True)
+        assert "<script>" not in html and " style=" not in html, page
+    every_get = {rule for rule, method in _admin_rules(app) if method == "GET"}
+    covered = {re.sub(r"\?.*", "", p) for p in pages}
+    assert len(covered) >= len(every_get) - 1  # all but the rejects download (tested below)
+
+
+def test_admin_home_shows_the_register(app_context: Flask, client: Any, signed_in: User) -> None:
+    make_supplier()
+    make_supplier(active=False)
+    db.session.commit()
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "Active suppliers" in html and "register-stats" in html
+
+
+def test_supplier_search_pages(app_context: Flask, client: Any, signed_in: User) -> None:
+    for n in range(30):
+        make_supplier(name=f"Roofer {n:02d} Ltd")
+    db.session.commit()
+    first = client.get("/admin/suppliers?q=roofer").get_data(as_text=True)
+    second = client.get("/admin/suppliers?q=roofer&page=2").get_data(as_text=True)
+    assert "30 suppliers" in first and "Roofer 00 Ltd" in first and "Roofer 29 Ltd" in second
+    assert "Roofer 29 Ltd" not in first
+
+
+def _supplier_form(supplier: Supplier, **changes: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": supplier.name, "company_number": "", "address": "", "postcode": VALID_POSTCODE,
+        "description": "Roofs", "capabilities": "roofing\nguttering", "cpv_codes": "45261000",
+        "service_radius_km": "25", "min_contract_value": "£10,000",
+        "max_contract_value": "250000", "website": "", "email": "", "phone": "",
+        "accreditations": "", "commitments": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_edit_supplier(app_context: Flask, client: Any, signed_in: User) -> None:
+    framework = make_framework(lots=("L1", "L2"))
+    load_catalogue(catalogue_data())
+    supplier = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    db.session.commit()
+    data = _supplier_form(supplier, name="Acme Roofing & Cladding Ltd",
+                          accreditations="CHAS:2027-03-31\nISO 9001:2015",
+                          commitments="sv-app:4", sme="y")
+    data["lots"] = [str(framework.lots[1].id)]
+
+    response = client.post(f"/admin/suppliers/{supplier.id}/edit", data=data)
+
+    assert response.status_code == 303
+    db.session.expire_all()
+    supplier = db.session.get(Supplier, supplier.id)
+    assert supplier.name == "Acme Roofing & Cladding Ltd" and supplier.sme
+    assert supplier.min_contract_value == 10_000 and supplier.capabilities == ["roofing",
+                                                                                "guttering"]
+    assert [lot.code for lot in supplier.lots] == ["L2"]
+    assert sorted(a.name for a in supplier.accreditations) == ["CHAS", "ISO 9001:2015"]
+    assert [(c.option_code, c.quantity_per_million) for c in supplier.commitments] == [
+        ("SV-APP", 4.0)]
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "supplier.edited"))
+    assert event is not None and event.actor_id == signed_in.id
+    assert "Changes saved" in client.get(f"/admin/suppliers/{supplier.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": ""}, "Enter the supplier’s name"),
+        ({"postcode": "ZZ1 1ZZ"}, "was not found"),
+        ({"postcode": "nonsense"}, "is not a valid postcode"),
+        ({"accreditations": "CHAS:31/03/2027"}, "Line 1: &#34;31/03/2027&#34; is not a date"),
+        ({"commitments": "NOPE:3"}, "unknown social-value option code NOPE"),
+        ({"cpv_codes": "4526"}, "Malformed CPV code 4526"),
+        ({"min_contract_value": "lots"}, "is not a number"),
+        ({"company_number": "Acme House"}, "is not a Companies House number"),
+        ({"min_contract_value": "500", "max_contract_value": "100"}, "less than the minimum"),
+    ],
+)
+def test_edit_supplier_errors(app_context: Flask, client: Any, signed_in: User,
+                              changes: dict[str, str], message: str) -> None:
+    load_catalogue(catalogue_data())
+    supplier = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    db.session.commit()
+
+    response = client.post(f"/admin/suppliers/{supplier.id}/edit",
+                           data=_supplier_form(supplier, **changes))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html.replace("&#39;", "'")
+    assert "govuk-error-summary" in html
+    db.session.expire_all()
+    assert db.session.get(Supplier, supplier.id).name == "Acme Roofing Ltd"
+
+
+def test_deactivate_and_reactivate_supplier(app_context: Flask, client: Any,
+                                           signed_in: User) -> None:
+    supplier = make_supplier()
+    db.session.commit()
+    url = f"/admin/suppliers/{supplier.id}"
+
+    assert client.post(url + "/deactivate", data={"reason": ""}).status_code == 400
+    assert client.post(url + "/deactivate", data={"reason": "Ceased trading"}).status_code == 303
+    db.session.expire_all()
+    assert not db.session.get(Supplier, supplier.id).active
+    assert "Ceased trading" in client.get(url).get_data(as_text=True)
+    assert client.post(url + "/deactivate", data={"reason": "again"}).status_code == 400
+    assert client.post(url + "/reactivate", data={"reason": "Back"}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Supplier, supplier.id).active
+
+
+# --- import upload -------------------------------------------------------------------------
+
+GOOD_CSV = (
+    "external_id,name,postcode\n"
+    f"NEW-1,Acme Roofing Ltd,{VALID_POSTCODE}\n"
+    "NEW-2,Zenith Cleaning Ltd,CM2 6BU\n"
+)
+BAD_CSV = (
+    "external_id,name,postcode\n"
+    f"NEW-1,Acme Roofing Ltd,{VALID_POSTCODE}\n"
+    "NEW-2,,CM2 6BU\n"
+    "NEW-3,Bad Postcode Ltd,ZZ99 9ZZ\n"
+)
+
+
+def _upload(client: Any, text: str, *, filename: str = "suppliers.csv",
+            skip_invalid: bool = False) -> Any:
+    data: dict[str, Any] = {"file": (io.BytesIO(text.encode()), filename)}
+    if skip_invalid:
+        data["skip_invalid"] = "y"
+    return client.post("/admin/suppliers/import", data=data,
+                       content_type="multipart/form-data")
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="token" value="([^"]+)"', html)
+    assert match, "no token in the page"
+    return match[1]
+
+
+def _count_suppliers() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Supplier)) or 0
+
+
+def _uploads(app: Flask) -> list[Path]:
+    folder = Path(app.instance_path) / "admin-imports"
+    return sorted(p for p in folder.glob("*") if "__" in p.name) if folder.exists() else []
+
+
+def test_upload_dry_run_then_import(app: Flask, app_context: Flask, client: Any,
+                                    signed_in: User) -> None:
+    response = _upload(client, GOOD_CSV)
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Check the import" in html and "Import 2 rows" in html
+    assert _count_suppliers() == 0  # a dry run writes nothing
+    token = _token(html)
+    assert len(_uploads(app)) == 1
+    with client.session_transaction() as session:
+        assert token not in str(dict(session))  # the file is named in the form, not the session
+
+    response = client.post("/admin/suppliers/import/confirm",
+                           data={"token": token, "skip_invalid": ""})
+
+    assert response.status_code == 200
+    assert "Import complete" in response.get_data(as_text=True)
+    assert _count_suppliers() == 2
+    assert _uploads(app) == []  # deleted after the import
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "suppliers.imported"))
+    assert event is not None and event.actor_id == signed_in.id
+    assert event.details["imported"] == 2
+    # The same token again: the upload is gone.
+    again = client.post("/admin/suppliers/import/confirm", data={"token": token})
+    assert again.status_code == 303
+
+
+def test_upload_with_bad_rows_writes_nothing(app_context: Flask, client: Any,
+                                             signed_in: User) -> None:
+    response = _upload(client, BAD_CSV)
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "the supplier name is missing" in html and "ZZ99 9ZZ" in html
+    assert "Nothing can be imported while rows are rejected" in html
+    assert 'action="/admin/suppliers/import/confirm"' not in html
+    assert _count_suppliers() == 0
+    token = _token(html)
+
+    # All-or-nothing: confirming anyway writes nothing.
+    response = client.post("/admin/suppliers/import/confirm",
+                           data={"token": token, "skip_invalid": ""})
+    assert response.status_code == 409
+    assert _count_suppliers() == 0
+
+    # Skipping invalid rows: check again, import the valid row, download the rejects.
+    checked = client.post("/admin/suppliers/import/check",
+                          data={"token": token, "skip_invalid": "1"})
+    assert "Import 1 row" in checked.get_data(as_text=True)
+    done = client.post("/admin/suppliers/import/confirm",
+                       data={"token": token, "skip_invalid": "1"})
+    assert done.status_code == 200
+    assert _count_suppliers() == 1
+    rejects = client.get(f"/admin/suppliers/import/{token}/rejects.csv")
+    assert rejects.status_code == 200 and rejects.mimetype == "text/csv"
+    body = rejects.get_data(as_text=True)
+    assert "NEW-2" in body and "NEW-3" in body and "NEW-1" not in body
+    assert "reason" in body.splitlines()[0]
+
+
+def test_upload_of_an_unreadable_file(app: Flask, app_context: Flask, client: Any,
+                                      signed_in: User) -> None:
+    response = _upload(client, "not,a,supplier,file\n1,2,3,4\n")
+    assert response.status_code == 400
+    assert "has no external_id (or company_number)" in response.get_data(as_text=True)
+    assert _uploads(app) == []
+
+    response = _upload(client, "whatever", filename="suppliers.pdf")
+    assert response.status_code == 400
+    assert "CSV or an Excel" in response.get_data(as_text=True)
+
+    response = client.post("/admin/suppliers/import", data={},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Select a CSV or Excel file" in response.get_data(as_text=True)
+
+
+def test_rejects_download_needs_a_real_token(client: Any, signed_in: User) -> None:
+    assert client.get("/admin/suppliers/import/" + "a" * 32 + "/rejects.csv").status_code == 404
+    assert client.get("/admin/suppliers/import/..%2F..%2Fx/rejects.csv").status_code == 404
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+
+def test_duplicates_merge(app_context: Flask, client: Any, signed_in: User) -> None:
+    first = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    second = make_supplier(name="ACME Roofing Limited", postcode=VALID_POSTCODE)
+    db.session.commit()
+
+    listing = client.get("/admin/duplicates").get_data(as_text=True)
+    assert "Acme Roofing Ltd" in listing and "ACME Roofing Limited" in listing
+    assert f"/admin/duplicates/{first.id}/{second.id}" in listing
+    review = client.get(f"/admin/duplicates/{first.id}/{second.id}").get_data(as_text=True)
+    assert "Score 75 out of 100" in review and "same postcode" in review
+
+    bad = client.post(f"/admin/duplicates/{first.id}/{second.id}/merge", data={})
+    assert bad.status_code == 400
+    assert "Choose the supplier to keep" in bad.get_data(as_text=True)
+
+    response = client.post(f"/admin/duplicates/{first.id}/{second.id}/merge",
+                           data={"survivor_id": str(second.id), "reason": "Same firm"})
+
+    assert response.status_code == 303
+    assert response.location.endswith(f"/admin/suppliers/{second.id}")
+    db.session.expire_all()
+    merged = db.session.get(Supplier, first.id)
+    assert not merged.active and merged.merged_into_id == second.id
+    assert "No likely duplicates" in client.get("/admin/duplicates").get_data(as_text=True)
+
+
+def test_duplicates_not_a_duplicate(app_context: Flask, client: Any, signed_in: User) -> None:
+    first = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    second = make_supplier(name="ACME Roofing Limited", postcode=VALID_POSTCODE)
+    db.session.commit()
+
+    response = client.post(f"/admin/duplicates/{second.id}/{first.id}/not-duplicate",
+                           data={"nd-reason": "Two branches, separately owned"})
+
+    assert response.status_code == 303
+    assert "No likely duplicates" in client.get("/admin/duplicates").get_data(as_text=True)
+    assert "marked as not a duplicate" in client.get(
+        f"/admin/duplicates/{first.id}/{second.id}").get_data(as_text=True)
+    assert client.get(f"/admin/duplicates/{first.id}/{first.id}").status_code == 404
+
+
+# --- lots, catalogue, organisations, sites, users, audit -----------------------------------
+
+
+def test_lots_add_and_rename(app_context: Flask, client: Any, signed_in: User) -> None:
+    framework = make_framework(lots=("L1",))
+    db.session.commit()
+    data = {"framework_id": str(framework.id), "code": "L9", "name": "Lifts", "description": ""}
+    assert client.post("/admin/lots/new", data=data).status_code == 303
+    again = client.post("/admin/lots/new", data=data)
+    assert again.status_code == 400 and "already has a lot L9" in again.get_data(as_text=True)
+    missing = client.post("/admin/lots/new", data={**data, "name": ""})
+    assert missing.status_code == 400
+
+    lot = db.session.scalar(sa.select(Lot).where(Lot.code == "L9"))
+    assert lot is not None
+    response = client.post(f"/admin/lots/{lot.id}/edit",
+                           data={"framework_id": str(framework.id), "code": "CHANGED",
+                                 "name": "Lifts and escalators", "description": ""})
+    assert response.status_code == 303
+    db.session.expire_all()
+    lot = db.session.get(Lot, lot.id)
+    assert lot.name == "Lifts and escalators" and lot.code == "L9"  # the code never changes
+
+
+def test_catalogue_new_version(app_context: Flask, client: Any, signed_in: User) -> None:
+    load_catalogue(catalogue_data("2026.1"))
+    db.session.commit()
+    draft_page = client.get("/admin/catalogue/new").get_data(as_text=True)
+    assert "2026.2" in draft_page
+
+    from web.services.admin import catalogue_draft
+    text = catalogue_draft()
+    assert client.post("/admin/catalogue/new",
+                       data={"catalogue_json": text}).status_code == 303
+    again = client.post("/admin/catalogue/new", data={"catalogue_json": text})
+    assert again.status_code == 400 and "already exists" in again.get_data(as_text=True)
+    broken = client.post("/admin/catalogue/new", data={"catalogue_json": "{nope"})
+    assert broken.status_code == 400 and "not valid JSON" in broken.get_data(as_text=True)
+    db.session.expire_all()
+    versions = db.session.scalars(sa.select(SocialValueCatalogue.version)
+                                  .where(SocialValueCatalogue.is_current.is_(True))).all()
+    assert versions == ["2026.2"]
+    assert "2026.1" in client.get("/admin/catalogue").get_data(as_text=True)
+
+
+def test_organisations_and_sites(app_context: Flask, client: Any, signed_in: User) -> None:
+    response = client.post("/admin/organisations/new",
+                           data={"name": "Knowsley Homes", "type": "housing"})
+    assert response.status_code == 303
+    organisation = db.session.scalar(sa.select(MemberOrganisation))
+    assert organisation is not None
+    missing = client.post("/admin/organisations/new", data={"name": "", "type": ""})
+    assert missing.status_code == 400
+    assert client.post(f"/admin/organisations/{organisation.id}/edit",
+                       data={"name": "Knowsley Council", "type": "council"}).status_code == 303
+
+    url = f"/admin/organisations/{organisation.id}/sites/new"
+    bad = client.post(url, data={"name": "Depot", "postcode": "ZZ1 1ZZ"})
+    assert bad.status_code == 400 and "was not found" in bad.get_data(as_text=True)
+    outcode = client.post(url, data={"name": "Depot", "postcode": "PE3"})
+    assert outcode.status_code == 400 and "full postcode" in outcode.get_data(as_text=True)
+    assert client.post(url, data={"name": "Depot", "postcode": "pe3 7ew"}).status_code == 303
+    db.session.expire_all()
+    [site] = db.session.scalars(sa.select(Site)).all()
+    assert site.postcode == VALID_POSTCODE
+    page = client.get(f"/admin/organisations/{organisation.id}").get_data(as_text=True)
+    assert "Knowsley Council" in page and "Depot" in page
+
+    remove = f"/admin/organisations/{organisation.id}/sites/{site.id}/remove"
+    assert client.post(remove, data={}).status_code == 303
+    assert db.session.scalars(sa.select(Site)).all() == []
+    other = make_organisation()
+    db.session.commit()
+    assert client.get(f"/admin/organisations/{other.id}/sites/{site.id}/remove").status_code == 404
+
+
+def test_users_add_and_deactivate(app_context: Flask, client: Any, signed_in: User) -> None:
+    organisation = make_organisation(name="Knowsley Homes")
+    db.session.commit()
+    data = {"name": "New User", "email": "new@member.example", "role": "member",
+            "organisation_id": str(organisation.id), "password": "long enough pass"}
+    assert client.post("/admin/users/new", data=data).status_code == 303
+    duplicate = client.post("/admin/users/new", data=data)
+    assert duplicate.status_code == 400 and "already exists" in duplicate.get_data(as_text=True)
+    short = client.post("/admin/users/new", data={**data, "email": "b@member.example",
+                                                  "password": "short"})
+    assert short.status_code == 400 and "at least 10 characters" in short.get_data(as_text=True)
+
+    user = db.session.scalar(sa.select(User).where(User.email == "new@member.example"))
+    assert user is not None
+    assert client.post(f"/admin/users/{user.id}/deactivate").status_code == 303
+    db.session.expire_all()
+    assert not db.session.get(User, user.id).active
+    # Admins cannot lock themselves out.
+    client.post(f"/admin/users/{signed_in.id}/deactivate")
+    db.session.expire_all()
+    assert db.session.get(User, signed_in.id).active
+    assert client.post(f"/admin/users/{user.id}/reactivate").status_code == 303
+
+
+def test_audit_page_filters(app_context: Flask, client: Any, signed_in: User) -> None:
+    supplier = make_supplier(name="Acme Roofing Ltd")
+    db.session.commit()
+    client.post(f"/admin/suppliers/{supplier.id}/deactivate", data={"reason": "Ceased trading"})
+    client.post("/admin/organisations/new", data={"name": "Knowsley Homes", "type": "housing"})
+
+    everything = client.get("/admin/audit").get_data(as_text=True)
+    assert "supplier.deactivated" in everything and "organisation.created" in everything
+    assert "Ada Admin" in everything and "Ceased trading" in everything
+    filtered = client.get("/admin/audit?action=supplier.deactivated").get_data(as_text=True)
+    assert "2 events" not in filtered and "1 event." in filtered
+    by_object = client.get(f"/admin/audit?object_type=supplier&object_id={supplier.id}")
+    assert "1 event." in by_object.get_data(as_text=True)
