@@ -47,9 +47,10 @@ def create_app(
 
     _configure_logging(app)
 
-    from web import auth, cli, db_setup, errors, frontend, security, views
+    from web import auth, cli, db_setup, errors, frontend, ops, security, views
     from web.extensions import csrf, limiter
 
+    ops.init_app(app)  # request ids, one JSON log line per request, /readyz
     db_setup.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -1,0 +1,850 @@
+#!/usr/bin/env python3
+"""Load and fault test: gunicorn, mixed traffic, a killed worker, a PostgreSQL restart, and a
+check that every write that returned success is in the database.
+
+Run from the repository root (loopback only; stops by itself)::
+
+    .venv/bin/python scripts/loadtest.py [--suppliers 100000] [--duration 60]
+        [--database-url postgresql://postgres@127.0.0.1:5432/fm_load --reset-database]
+
+1. Prepares a database (a SQLite file in a temporary folder, or the PostgreSQL database
+   given, which must be empty or be reset with ``--reset-database``; never ``test`` or
+   ``fm_dev``), migrates it, loads the demo data and ``--suppliers`` synthetic suppliers
+   (demo suppliers' trades moved onto real postcodes, through the normal importer), and
+   makes an API token and a signed-in session for a demo member.
+2. Starts gunicorn with ``gunicorn.conf.py`` (``--workers``, default 2) on 127.0.0.1 and a
+   free port, and waits for ``/readyz``.
+3. Drives ``--warmup`` + ``--duration`` seconds of traffic from ``--processes`` client
+   processes of ``--threads`` threads each (a new connection per request, as sync workers
+   close them; no retries): API searches, results pages with a session cookie, shortlist
+   writes through the API (create, add entry) and shortlist exports.
+4. Mid-load, SIGKILLs one gunicorn worker (at 40 % of the run) and, on PostgreSQL, restarts
+   the local PostgreSQL cluster once (at 70 %), unless ``--no-faults``.
+5. Stops gunicorn (SIGTERM: graceful), checks directly in the database that every shortlist
+   and entry whose creation returned 201 is there as returned, and prints a markdown report:
+   requests/s, p50/p95/p99 per kind, errors split into those in flight on the killed worker,
+   those during the PostgreSQL restart, and the others; lost writes.
+
+See scripts/README.md for what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+HOST = "127.0.0.1"  # the only address this script ever sends traffic to
+FORBIDDEN_DATABASES = {"test", "fm_dev", "postgres", "template0", "template1"}
+DEFAULT_MIX = "search=75,results=12,write=9,export=4"
+EXPORT_FORMATS = (("csv", 50), ("json", 25), ("xlsx", 15), ("pdf", 10))
+EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200}
+ENTRIES_PER_SHORTLIST = 5
+KILL_AT = 0.4  # of the measured duration
+PG_RESTART_AT = 0.7
+PG_GRACE_S = 1.0  # after the restart command returns, still "during the restart"
+KILL_SLACK_S = 0.05  # between taking the time and the kill reaching the worker
+REQUEST_TIMEOUT_S = 30
+SYNTHETIC_POSTCODES = 20_000
+IMPORT_BATCH = 25_000  # rows per file given to the importer (about 16 MB)
+
+
+# ---------------------------------------------------------------------------------------
+# 1. The database
+
+
+@dataclass
+class Prepared:
+    url: str
+    postcodes: Path
+    secret_key: str
+    token: str
+    cookie: str
+    needs: list[str]
+    postcodes_sample: list[str]
+    suppliers: int
+    prepare_s: float
+
+
+def prepare(args: argparse.Namespace, tmp: Path) -> Prepared:
+    import flask_migrate
+    import sqlalchemy as sa
+
+    from web import create_app
+    from web.extensions import db
+    from web.models import Role, Supplier, User
+    from web.postcodes import build_directory, default_directory_path, get_directory
+    from web.services.demo import load_demo
+    from web.services.tokens import create_token
+
+    started = time.perf_counter()
+    url = args.database_url or f"sqlite:///{tmp / 'load.sqlite3'}"
+    if args.database_url:
+        _check_postgres_target(url, reset=args.reset_database)
+    postcodes = (Path(args.postcodes) if args.postcodes
+                 else default_directory_path(ROOT / "instance"))
+    if not postcodes.exists():
+        postcodes = tmp / "postcodes.npz"
+        print(f"building the postcode directory in {postcodes} …", flush=True)
+        build_directory(postcodes)
+    secret_key = os.urandom(24).hex()
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret_key,
+        "POSTCODES_DIRECTORY_PATH": str(postcodes),
+    }, instance_path=str(tmp / "instance"))
+    with app.app_context():
+        print("migrating …", flush=True)
+        flask_migrate.upgrade()
+        directory = get_directory(app)
+        print("loading the demo data …", flush=True)
+        load_demo(ROOT / "fixtures" / "demo", directory=directory)
+        db.session.commit()
+        if args.suppliers:
+            _import_synthetic(args.suppliers, directory, seed=args.seed)
+        user = db.session.scalar(
+            sa.select(User).where(User.role == Role.MEMBER, User.organisation_id.is_not(None),
+                                  User.active.is_(True)).order_by(User.id)
+        )
+        if user is None:
+            raise SystemExit("the demo data has no member user")
+        _token, secret = create_token(user, name=f"loadtest {int(time.time())}")
+        db.session.commit()
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        cookie = f"{app.config['SESSION_COOKIE_NAME']}={serializer.dumps({'user_id': user.id})}"
+        capabilities = db.session.scalars(
+            sa.select(Supplier.capabilities).where(Supplier.external_id.like("DEMO-%"))
+        ).all()
+        needs = sorted({phrase for row in capabilities for phrase in (row or ())})
+        postcodes_sample = sorted(set(db.session.scalars(
+            sa.select(Supplier.postcode).where(Supplier.postcode.is_not(None))
+            .order_by(Supplier.id).limit(5000)
+        )))
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(Supplier)) or 0
+        db.session.remove()
+        db.engine.dispose()
+    return Prepared(url, postcodes, secret_key, secret, cookie, needs, postcodes_sample, total,
+                    time.perf_counter() - started)
+
+
+def _check_postgres_target(url: str, *, reset: bool) -> None:
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise SystemExit("--database-url must be a postgresql:// URL (SQLite is the default)")
+    if (parsed.database or "") in FORBIDDEN_DATABASES:
+        raise SystemExit(f"refusing to use database {parsed.database!r}: create one for the "
+                         "load test (e.g. fm_load)")
+    if parsed.host not in (None, "", "localhost") and not str(parsed.host).startswith("127."):
+        raise SystemExit("the load test only runs against a database on this machine")
+    if parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        tables = sa.inspect(connection).get_table_names()
+        if tables and not reset:
+            raise SystemExit(f"database {parsed.database!r} has tables; pass --reset-database "
+                             "to drop everything in it")
+        if tables:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def _import_synthetic(count: int, directory: Any, *, seed: int) -> None:
+    """``count`` suppliers cloned from the demo suppliers' trades onto real postcodes."""
+    from web.extensions import db
+    from web.services.suppliers_import import import_suppliers
+
+    rng = random.Random(seed)
+    with open(ROOT / "fixtures" / "demo" / "suppliers.csv", encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        headings = list(reader.fieldnames or ())
+        templates = list(reader)
+    outcodes = directory.outcodes()
+    postcodes: list[str] = []
+    for outcode in rng.sample(outcodes, min(len(outcodes), 1500)):
+        units = directory.units_in_outcode(outcode)
+        postcodes.extend(u.postcode for u in rng.sample(units, min(len(units), 15)))
+    postcodes = rng.sample(postcodes, min(len(postcodes), SYNTHETIC_POSTCODES))
+    print(f"importing {count} synthetic suppliers …", flush=True)
+    started = time.perf_counter()
+    imported = 0
+    for first in range(1, count + 1, IMPORT_BATCH):  # the importer takes files up to 50 MB
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=headings)
+        writer.writeheader()
+        for n in range(first, min(count, first + IMPORT_BATCH - 1) + 1):
+            row = dict(rng.choice(templates))
+            postcode = rng.choice(postcodes)
+            row.update(
+                external_id=f"LOAD-{n:07d}",
+                name=f"{row['name'].removesuffix(' Ltd')} {postcode.split()[0]} {n} Ltd",
+                company_number="", postcode=postcode, latitude="", longitude="",
+                local_authority_code="", website="", email="", phone="",
+                address=f"{n} Load Street",
+            )
+            writer.writerow(row)
+        report = import_suppliers(io.BytesIO(buffer.getvalue().encode("utf-8")),
+                                  filename="loadtest.csv", directory=directory)
+        if report.rejected:
+            problem = report.problems[0]
+            raise SystemExit(f"synthetic import: {report.rejected} rows rejected; first at row "
+                             f"{problem.row}: {problem.reason}")
+        db.session.commit()
+        imported += report.imported
+    print(f"imported {imported} in {time.perf_counter() - started:.1f} s", flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. gunicorn
+
+
+class Server:
+    def __init__(self, prepared: Prepared, args: argparse.Namespace, tmp: Path) -> None:
+        self.port = _free_port()
+        self.tmp = tmp
+        env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
+        env.update(
+            DATABASE_URL=prepared.url, POSTCODE_DIRECTORY=str(prepared.postcodes),
+            SECRET_KEY=prepared.secret_key, LOG_LEVEL="INFO",
+            GUNICORN_BIND=f"{HOST}:{self.port}", GUNICORN_WORKERS=str(args.workers),
+            GUNICORN_THREADS=str(args.gunicorn_threads),
+        )
+        # wsgi:app with web.ops applied: a no-op once the app factory wires it (init_app is
+        # idempotent), and /readyz and the JSON log before that.
+        (tmp / "loadtest_wsgi.py").write_text(
+            "from web import ops\nfrom wsgi import app\n\nops.init_app(app)\n")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp), str(ROOT),
+                                                          env.get("PYTHONPATH")]))
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.access_log = tmp / "access.jsonl"
+        self.error_log = tmp / "gunicorn.log"
+        self.proc = subprocess.Popen(
+            [str(gunicorn), "-c", str(ROOT / "gunicorn.conf.py"), "loadtest_wsgi:app"],
+            cwd=ROOT, env=env,
+            stdout=open(self.access_log, "wb"), stderr=open(self.error_log, "wb"),  # noqa: SIM115
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout_s: float) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited ({self.proc.returncode}); "
+                                 f"see {self.error_log}:\n" + self.error_log.read_text()[-3000:])
+            try:
+                status, _body = _get(self.port, "/readyz")
+                if status == 200 and len(self.workers()) >= 1:
+                    return time.monotonic() - started
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise SystemExit(f"gunicorn not ready after {timeout_s} s; see {self.error_log}")
+
+    def workers(self) -> list[int]:
+        return _children(self.proc.pid)
+
+    def stop(self) -> float:
+        started = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return time.monotonic() - started
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The clients (run in child processes)
+
+
+@dataclass
+class ClientPlan:
+    port: int
+    token: str
+    cookie: str
+    needs: list[str]
+    postcodes: list[str]
+    mix: list[tuple[str, int]]
+    threads: int
+    start_at: float  # time.monotonic(), shared by every process on Linux
+    end_at: float
+    seed: int
+    rate_per_thread: float | None
+
+
+# (kind, started, ended, status, error, write) — status 0 when no response came back
+Record = tuple[str, float, float, int, str, tuple[Any, ...] | None]
+
+
+def run_clients(plan: ClientPlan, queue: Any) -> None:
+    records: list[Record] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        local = _Client(plan, random.Random(plan.seed * 1000 + n), f"{plan.seed}-{n}")
+        local.loop()
+        with lock:
+            records.extend(local.records)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(plan.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    queue.put((records, usage.ru_utime + usage.ru_stime))
+
+
+class _Client:
+    def __init__(self, plan: ClientPlan, rng: random.Random, name: str) -> None:
+        self.plan = plan
+        self.rng = rng
+        self.name = name
+        self.records: list[Record] = []
+        self.kinds = [k for k, _ in plan.mix]
+        self.weights = [w for _, w in plan.mix]
+        self.shortlist: int | None = None
+        self.shortlist_entries = 0
+        self.candidates: list[int] = []
+        self.search_body: dict[str, Any] | None = None
+        self.exportable: list[int] = []
+        self.count = 0
+
+    def loop(self) -> None:
+        now = time.monotonic()
+        if now < self.plan.start_at:
+            time.sleep(self.plan.start_at - now)
+        next_at = time.monotonic()
+        interval = 1 / self.plan.rate_per_thread if self.plan.rate_per_thread else 0.0
+        if interval:
+            next_at += self.rng.random() * interval
+        while True:
+            if interval:
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                next_at += self.rng.expovariate(1 / interval)
+            if time.monotonic() >= self.plan.end_at:
+                return
+            kind = self.rng.choices(self.kinds, self.weights)[0]
+            getattr(self, f"do_{kind}")()
+
+    # -- the actions ---------------------------------------------------------------
+
+    def _search_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"need": self.rng.choice(self.plan.needs),
+                                "postcode": self.rng.choice(self.plan.postcodes)}
+        if self.rng.random() < 0.7:
+            body["radius_km"] = self.rng.choice((10, 25, 50, 100))
+        return body
+
+    def do_search(self, *, keep: bool = False) -> None:
+        body = self._search_body()
+        status, data = self._call("search", "POST", "/api/v1/search", {**body, "limit": 20})
+        if keep and status == 200:
+            ids = [r["supplier_id"] for r in json.loads(data)["results"]]
+            if ids:  # a shortlist's search has no page: the same inputs without "limit"
+                self.search_body, self.candidates = body, ids[:ENTRIES_PER_SHORTLIST]
+
+    def do_results(self) -> None:
+        query = urllib.parse.urlencode({
+            "need": self.rng.choice(self.plan.needs), "site": "postcode",
+            "postcode": self.rng.choice(self.plan.postcodes), "local": "radius",
+            "radius": self.rng.choice(("10", "25", "50", "100")),
+        })
+        self._call("results", "GET", f"/search/results?{query}", None,
+                   headers={"Cookie": self.plan.cookie})
+
+    def do_write(self) -> None:
+        if self.shortlist is None or not self.candidates:
+            if self.search_body is None or not self.candidates:
+                self.do_search(keep=True)
+                if not self.candidates:
+                    return
+            self.count += 1
+            name = f"load {self.name} #{self.count}"
+            status, data = self._call("create", "POST", "/api/v1/shortlists",
+                                      {"name": name, "search": self.search_body})
+            if status == 201:
+                shortlist_id = json.loads(data)["id"]
+                self.records[-1] = (*self.records[-1][:5], ("shortlist", shortlist_id, name))
+                self.shortlist = shortlist_id
+            return
+        supplier_id = self.candidates.pop(0)
+        shortlist_id = self.shortlist
+        status, data = self._call("entry", "POST", f"/api/v1/shortlists/{shortlist_id}/entries",
+                                  {"supplier_id": supplier_id, "reason": "load test"})
+        if status == 201:
+            entry_id = json.loads(data)["id"]
+            self.records[-1] = (*self.records[-1][:5],
+                                ("entry", entry_id, shortlist_id, supplier_id))
+            if shortlist_id not in self.exportable:
+                self.exportable.append(shortlist_id)
+        if not self.candidates:  # the shortlist is full: the next write starts another
+            self.shortlist, self.search_body = None, None
+
+    def do_export(self) -> None:
+        if not self.exportable:
+            self.do_write()
+            return
+        formats, weights = zip(*EXPORT_FORMATS, strict=True)
+        fmt = self.rng.choices(formats, weights)[0]
+        shortlist_id = self.rng.choice(self.exportable[-5:])
+        self._call("export", "GET", f"/api/v1/shortlists/{shortlist_id}/export?format={fmt}", None)
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def _call(self, kind: str, method: str, path: str, body: dict[str, Any] | None,
+              headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        send = {"Authorization": f"Bearer {self.plan.token}"} if path.startswith("/api/") else {}
+        send.update(headers or {})
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            send["Content-Type"] = "application/json"
+        started = time.monotonic()
+        status, data, error = 0, b"", ""
+        connection = http.client.HTTPConnection(HOST, self.plan.port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            connection.request(method, path, body=payload, headers=send)
+            response = connection.getresponse()
+            data = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            error = type(exc).__name__
+        finally:
+            connection.close()
+        ended = time.monotonic()
+        if status and status != EXPECTED_STATUS[kind]:
+            error = f"HTTP {status}"
+        self.records.append((kind, started, ended, status, error, None))
+        return status, data
+
+
+# ---------------------------------------------------------------------------------------
+# 4. The run, with its faults
+
+
+@dataclass
+class Faults:
+    kill_at: float | None = None
+    killed_pid: int | None = None
+    worker_replaced_s: float | None = None
+    pg_begin: float | None = None
+    pg_end: float | None = None
+    pg_error: str | None = None
+    load: list[tuple[float, float]] = field(default_factory=list)  # (time, 1-min load average)
+    # CPU seconds of each worker: when measuring began (0 for workers started later, so a
+    # replacement's start-up counts), and at the last sample
+    worker_cpu_start: dict[int, float] = field(default_factory=dict)
+    worker_cpu: dict[int, float] = field(default_factory=dict)
+    client_cpu: float = 0.0
+
+    def server_cpu(self) -> float:
+        return sum(cpu - self.worker_cpu_start.get(pid, 0.0)
+                   for pid, cpu in self.worker_cpu.items())
+
+
+def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
+             ) -> tuple[list[Record], Faults, float, float]:
+    mix = [(k, int(w)) for k, w in (part.split("=") for part in args.mix.split(","))]
+    for kind, _ in mix:
+        if kind not in ("search", "results", "write", "export"):
+            raise SystemExit(f"--mix: unknown kind {kind!r}")
+    start_at = time.monotonic() + 2.0  # the client processes start meanwhile
+    measure_from = start_at + args.warmup
+    end_at = measure_from + args.duration
+    total_threads = args.processes * args.threads
+    rate = args.rate / total_threads if args.rate else None
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    processes = []
+    for n in range(args.processes):
+        plan = ClientPlan(server.port, prepared.token, prepared.cookie, prepared.needs,
+                          prepared.postcodes_sample, mix, args.threads, start_at, end_at,
+                          args.seed * 100 + n, rate)
+        process = ctx.Process(target=run_clients, args=(plan, queue), daemon=True)
+        process.start()
+        processes.append(process)
+
+    faults = Faults()
+    kill_at = measure_from + KILL_AT * args.duration
+    pg_at = measure_from + PG_RESTART_AT * args.duration
+    pg_version = _pg_cluster(args) if args.database_url and not args.no_faults else None
+    known = set(server.workers())
+    next_sample = time.monotonic()
+    while time.monotonic() < end_at:
+        now = time.monotonic()
+        if now >= next_sample:  # the last sample before measuring is the baseline
+            if now >= measure_from:
+                faults.load.append((now, os.getloadavg()[0]))
+            samples = faults.worker_cpu if now >= measure_from else faults.worker_cpu_start
+            for pid in server.workers():
+                cpu = _cpu_seconds(pid)
+                if cpu is not None:
+                    samples[pid] = cpu
+            next_sample = min(now + 1.0, measure_from) if now < measure_from else now + 1.0
+        if not args.no_faults and faults.kill_at is None and now >= kill_at:
+            victims = server.workers()
+            if victims:
+                faults.killed_pid = victims[0]
+                known = set(victims)
+                faults.kill_at = time.monotonic()
+                os.kill(victims[0], signal.SIGKILL)
+        if (faults.kill_at is not None and faults.worker_replaced_s is None
+                and set(server.workers()) - known):
+                faults.worker_replaced_s = time.monotonic() - faults.kill_at
+        if pg_version and faults.pg_begin is None and now >= pg_at:
+            faults.pg_begin = time.monotonic()
+            result = subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", *pg_version, "restart"],
+                capture_output=True, text=True, check=False, timeout=120,
+            )
+            faults.pg_end = time.monotonic()
+            if result.returncode:
+                faults.pg_error = (result.stderr or result.stdout).strip()[-300:]
+        time.sleep(0.05)
+
+    for pid in server.workers():  # the last sample, at the end of the measured time
+        cpu = _cpu_seconds(pid)
+        if cpu is not None:
+            faults.worker_cpu[pid] = cpu
+    records: list[Record] = []
+    for _ in processes:
+        got, cpu = queue.get(timeout=REQUEST_TIMEOUT_S + 60)
+        records.extend(got)
+        faults.client_cpu += cpu
+    for process in processes:
+        process.join(timeout=10)
+    return records, faults, measure_from, end_at
+
+
+def _pg_cluster(args: argparse.Namespace) -> list[str] | None:
+    if args.pg_cluster:
+        return args.pg_cluster.split("/")
+    if shutil.which("pg_ctlcluster") is None or not os.path.isdir("/etc/postgresql"):
+        print("no pg_ctlcluster here: PostgreSQL will not be restarted", flush=True)
+        return None
+    versions = sorted(os.listdir("/etc/postgresql"), key=lambda v: [int(p) for p in v.split(".")
+                                                                    if p.isdigit()])
+    return [versions[-1], "main"] if versions else None
+
+
+# ---------------------------------------------------------------------------------------
+# 5. Verification and the report
+
+
+def verify_writes(url: str, records: list[Record]) -> dict[str, Any]:
+    """Every write that returned 201 must be in the database exactly as returned."""
+    import sqlalchemy as sa
+
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    shortlists = {w[1]: w[2] for *_, w in records if w and w[0] == "shortlist"}
+    entries = {w[1]: (w[2], w[3]) for *_, w in records if w and w[0] == "entry"}
+    engine = sa.create_engine(url)
+    found_shortlists: dict[int, str] = {}
+    found_entries: dict[int, tuple[int, int]] = {}
+    with engine.connect() as connection:
+        for chunk in _chunks(list(shortlists), 500):
+            for shortlist_id, name in connection.execute(
+                sa.text("SELECT id, name FROM shortlists WHERE id IN :ids")
+                .bindparams(sa.bindparam("ids", expanding=True)), {"ids": chunk},
+            ):
+                found_shortlists[shortlist_id] = name
+        for chunk in _chunks(list(entries), 500):
+            for entry_id, shortlist_id, supplier_id in connection.execute(
+                sa.text("SELECT id, shortlist_id, supplier_id FROM shortlist_entries "
+                        "WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+                {"ids": chunk},
+            ):
+                found_entries[entry_id] = (shortlist_id, supplier_id)
+        searches_logged = connection.execute(sa.text(
+            "SELECT count(*) FROM audit_events WHERE action = 'search.run'")).scalar_one()
+    engine.dispose()
+    lost_shortlists = [i for i, name in shortlists.items() if found_shortlists.get(i) != name]
+    lost_entries = [i for i, pair in entries.items() if found_entries.get(i) != pair]
+    searches_ok = sum(1 for r in records if r[0] in ("search", "results") and not r[4])
+    return {
+        "shortlists": len(shortlists), "entries": len(entries),
+        "lost_shortlists": lost_shortlists, "lost_entries": lost_entries,
+        "searches_ok": searches_ok, "searches_logged": searches_logged,
+    }
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def classify(record: Record, faults: Faults) -> str:
+    kind, started, ended, status, error, _ = record
+    if not error:
+        return "ok"
+    if (faults.kill_at is not None and status in (0, 500, 502, 503)
+            and started <= faults.kill_at + KILL_SLACK_S and ended >= faults.kill_at):
+        return "killed worker"
+    if (faults.pg_begin is not None and faults.pg_end is not None and status in (0, 500, 503)
+            and started <= faults.pg_end + PG_GRACE_S and ended >= faults.pg_begin):
+        return "pg restart"
+    return "other"
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] * 1000
+
+
+def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], faults: Faults,
+           measure_from: float, end_at: float, writes: dict[str, Any], server: Server,
+           ready_s: float, stop_s: float) -> str:
+    window = [r for r in records if r[1] >= measure_from]
+    seconds = end_at - measure_from
+    ok = sum(1 for r in window if not r[4])
+    backend = "PostgreSQL" if args.database_url else "SQLite (WAL)"
+    lines = [
+        f"### Load test: {backend}, {prepared.suppliers:,} suppliers, {args.workers} workers",
+        "",
+        f"- {args.duration:.0f} s measured after {args.warmup:.0f} s of warm-up; "
+        f"{args.processes} client processes × {args.threads} threads "
+        + (f"at {args.rate:.0f} req/s offered (open loop)" if args.rate else "(closed loop)")
+        + f", mix {args.mix}",
+        f"- gunicorn: {args.workers} {'sync' if args.gunicorn_threads <= 1 else 'gthread'} "
+        f"workers; ready {ready_s:.1f} s after start; graceful stop {stop_s:.1f} s",
+        f"- machine: {os.cpu_count()} cores; 1-min load average during the run "
+        + _load_summary(faults.load)
+        + f"; in the measured time the gunicorn workers used {faults.server_cpu():.0f} CPU-s "
+        f"({faults.server_cpu() / seconds:.2f} cores, "
+        f"{faults.server_cpu() / max(1, ok) * 1000:.1f} CPU-ms per request), the clients "
+        f"{faults.client_cpu:.0f} CPU-s (their whole run)",
+        f"- preparing the database took {prepared.prepare_s:.0f} s",
+        "",
+        "| kind | requests | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors: killed worker "
+        "| errors: PG restart | errors: other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_kind: dict[str, list[Record]] = defaultdict(list)
+    for record in window:
+        by_kind[record[0]].append(record)
+    order = ["search", "results", "create", "entry", "export"]
+    for kind in [*order, "all"]:
+        rows = window if kind == "all" else by_kind.get(kind, [])
+        if not rows:
+            continue
+        latencies = [r[2] - r[1] for r in rows if not r[4]]
+        classes = Counter(classify(r, faults) for r in rows)
+        label = {"search": "API search", "results": "results page", "create": "shortlist create",
+                 "entry": "shortlist add entry", "export": "shortlist export",
+                 "all": "**all**"}[kind]
+        lines.append(
+            f"| {label} | {len(rows)} | {len(latencies) / seconds:.1f} | "
+            f"{_pct(latencies, .5):.1f} | {_pct(latencies, .95):.1f} | "
+            f"{_pct(latencies, .99):.1f} | "
+            f"{max(latencies, default=0) * 1000:.0f} | {classes['killed worker']} | "
+            f"{classes['pg restart']} | {classes['other']} |"
+        )
+    all_errors = [r for r in records if r[4]]
+    outside = [r for r in records if r[1] < measure_from and r[4]]
+    lines += ["", "Faults and writes:", ""]
+    if faults.kill_at is not None:
+        replaced = (f"replaced after {faults.worker_replaced_s:.1f} s"
+                    if faults.worker_replaced_s is not None else "NOT replaced during the run")
+        lines.append(f"- SIGKILL worker {faults.killed_pid} at "
+                     f"{faults.kill_at - measure_from:.1f} s: {replaced}")
+    if faults.pg_begin is not None and faults.pg_end is not None:
+        lines.append(f"- PostgreSQL restarted at {faults.pg_begin - measure_from:.1f} s, took "
+                     f"{faults.pg_end - faults.pg_begin:.1f} s"
+                     + (f" (FAILED: {faults.pg_error})" if faults.pg_error else ""))
+    kinds_of_errors = Counter((r[0], r[4], classify(r, faults)) for r in all_errors)
+    for (kind, error, cls), n in sorted(kinds_of_errors.items()):
+        lines.append(f"- error: {n} × {kind} {error} ({cls})")
+    if outside:
+        lines.append(f"- of which during warm-up: {len(outside)}")
+    lost = len(writes["lost_shortlists"]) + len(writes["lost_entries"])
+    lines += [
+        f"- writes that returned 201: {writes['shortlists']} shortlists, {writes['entries']} "
+        f"entries; **lost: {lost}**"
+        + (f" (shortlists {writes['lost_shortlists'][:10]}, entries {writes['lost_entries'][:10]})"
+           if lost else ""),
+        f"- searches answered 200: {writes['searches_ok']}; `search.run` audit events in the "
+        f"database: {writes['searches_logged']} (never fewer)",
+        _log_summary(server.access_log),
+    ]
+    search_rate = sum(1 for r in by_kind.get("search", []) if not r[4]) / seconds
+    all_rate = sum(1 for r in window if not r[4]) / seconds
+    lines += ["", f"Summary: {search_rate:.0f} API searches/s, {all_rate:.0f} requests/s in all; "
+              f"lost writes {lost}; errors beyond the faults "
+              f"{sum(1 for r in all_errors if classify(r, faults) == 'other')}."]
+    return "\n".join(lines)
+
+
+def _load_summary(load: list[tuple[float, float]]) -> str:
+    values = [v for _, v in load]
+    if not values:
+        return "n/a"
+    return f"{min(values):.1f}–{max(values):.1f} (mean {statistics.fmean(values):.1f})"
+
+
+def _log_summary(path: Path) -> str:
+    total = bad = 0
+    ids: set[str] = set()
+    statuses: Counter[int] = Counter()
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            total += 1
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                bad += 1
+                continue
+            ids.add(entry.get("request_id"))
+            statuses[entry.get("status", 0) // 100 * 100] += 1
+    spread = ", ".join(f"{k // 100}xx: {v}" for k, v in sorted(statuses.items()))
+    return (f"- JSON request log: {total} lines, {bad} not JSON, {len(ids)} distinct request ids "
+            f"({spread})")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a tmp dir)")
+    parser.add_argument("--reset-database", action="store_true",
+                        help="drop everything in the PostgreSQL database first")
+    parser.add_argument("--suppliers", type=int, default=0,
+                        help="synthetic suppliers on top of the demo's 1,600 (e.g. 100000)")
+    parser.add_argument("--postcodes", help="a built postcode directory (default: the "
+                        "instance folder's, else built in the tmp dir)")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--gunicorn-threads", type=int, default=1,
+                        help="threads per worker (>1: gthread)")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=8, help="client threads per process")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="offered requests/s in all (open loop); 0: closed loop")
+    parser.add_argument("--mix", default=DEFAULT_MIX)
+    parser.add_argument("--no-faults", action="store_true",
+                        help="neither kill a worker nor restart PostgreSQL")
+    parser.add_argument("--pg-cluster", help="VERSION/CLUSTER to restart (default: newest/main)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs, database)")
+    parser.add_argument("--output", help="also write the markdown report to this file")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.duration > 3600:
+        parser.error("--duration must be within (0, 3600] seconds")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="fm-load-"))
+    server: Server | None = None
+    try:
+        prepared = prepare(args, tmp)
+        print(f"database ready: {prepared.suppliers:,} suppliers; starting gunicorn …", flush=True)
+        server = Server(prepared, args, tmp)
+        ready_s = server.wait_ready(timeout_s=180)
+        print(f"gunicorn ready on {HOST}:{server.port} in {ready_s:.1f} s; "
+              f"workers {server.workers()}; load for {args.warmup + args.duration:.0f} s …",
+              flush=True)
+        records, faults, measure_from, end_at = run_load(prepared, server, args)
+        stop_s = server.stop()
+        writes = verify_writes(prepared.url, records)
+        text = report(args, prepared, records, faults, measure_from, end_at, writes, server,
+                      ready_s, stop_s)
+        print(text)
+        if args.output:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        tail = [line for line in server.error_log.read_text(errors="replace").splitlines()
+                if re.search(r"ERROR|Traceback|WARNING|Booting worker|warm", line)]
+        print("\ngunicorn log (errors, warnings, worker starts; last 25):")
+        print("\n".join(tail[-25:]))
+        lost = len(writes["lost_shortlists"]) + len(writes["lost_entries"])
+        return 1 if lost else 0
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
