@@ -13,6 +13,7 @@ import hashlib
 import secrets
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from web.extensions import db
 from web.models import ApiToken, User
@@ -109,8 +110,11 @@ def authenticate(secret: str) -> ApiToken | None:
         return None
     # The lookup is by hash, so response timing reveals nothing about stored secrets: an
     # attacker cannot steer the hash of their guess towards a stored one.
+    # The user comes in the same query: every API call needs it.
     token = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
+        sa.select(ApiToken)
+        .options(so.joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == hash_secret(secret))
     )
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
