@@ -26,12 +26,13 @@ users = AppGroup("users", help="Create and manage user accounts.")
 
 def init_app(app: Flask) -> None:
     """Register every command group on ``app``."""
+    from web.cpv_cli import cpv
     from web.match_cli import match
     from web.postcodes.cli import postcodes
     from web.suppliers_cli import suppliers
     from web.tokens_cli import tokens
 
-    for command in (demo, users, postcodes, suppliers, match, tokens):
+    for command in (demo, users, postcodes, suppliers, match, tokens, cpv):
         app.cli.add_command(command)
 
 

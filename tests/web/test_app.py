@@ -25,7 +25,7 @@ def test_factory_takes_test_config(tmp_path: Path) -> None:
 
 def test_cli_lists_the_commands(runner) -> None:  # type: ignore[no-untyped-def]
     result = runner.invoke(args=["--help"])
-    for group in ("demo", "postcodes", "suppliers", "users", "tokens", "match", "db"):
+    for group in ("demo", "postcodes", "suppliers", "users", "tokens", "match", "cpv", "db"):
         assert f"  {group} " in result.output
 
 

@@ -3,6 +3,7 @@
 from web.models.api_token import ApiToken
 from web.models.audit import AuditEvent
 from web.models.base import Base
+from web.models.cpv import CpvCode
 from web.models.framework import Framework, Lot
 from web.models.member import MemberOrganisation, OrganisationType, Role, Site, User
 from web.models.reference import DataVersion, ThesaurusGroup
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "Commitment",
     "Contact",
+    "CpvCode",
     "DataVersion",
     "Framework",
     "Lot",

@@ -27,6 +27,8 @@ from web.models import Accreditation, Shortlist, ShortlistStatus, Supplier, User
 from web.postcodes import PostcodeDirectory, get_directory
 from web.services import search_page
 from web.services.audit import record_event
+from web.services.cpv import cpv_list_loaded
+from web.services.cpv import suggest as suggest_cpv
 from web.services.matching import SearchInputError, SearchLocation, parse_search, run_search
 
 bp = Blueprint("search", __name__)
@@ -38,6 +40,7 @@ bp.add_app_template_filter(search_page.format_proxy, "proxy")
 PER_PAGE = 20  # results per page (GOV.UK pagination)
 MAX_PAGE = 500  # deeper than anyone reads; keeps offsets sane
 CPV_SUGGESTIONS = 10  # codes returned by the autocomplete endpoint
+CPV_QUERY_CHARS = 100  # characters of the autocomplete's query read; more is not typing
 RESULTS_STATUS_INVALID = 400  # the form is shown again, with its errors
 
 
@@ -69,8 +72,20 @@ def results() -> ResponseReturnValue:
 @bp.get("/search/cpv-codes")
 @login_required
 def cpv_codes() -> ResponseReturnValue:
-    """CPV codes held by suppliers on the register that start with ``q`` (autocomplete)."""
-    prefix = "".join(ch for ch in request.args.get("q", "") if ch.isdigit())[:8]
+    """CPV codes for what is typed in ``q`` (autocomplete).
+
+    With a CPV list imported (``flask cpv import``): codes starting with ``q``'s digits, or
+    whose descriptions hold ``q``'s words, each with its description and the number of
+    suppliers holding it or a code below it. Without one: codes held by suppliers on the
+    register that start with ``q``'s digits.
+    """
+    query = request.args.get("q", "")[:CPV_QUERY_CHARS]
+    if cpv_list_loaded():
+        return jsonify(codes=[
+            {"code": s.code, "description": s.description, "suppliers": s.suppliers}
+            for s in suggest_cpv(query, limit=CPV_SUGGESTIONS, count_suppliers=True)
+        ])
+    prefix = "".join(ch for ch in query if ch.isdigit())[:8]
     return jsonify(codes=register_cpv_codes(prefix, limit=CPV_SUGGESTIONS) if prefix else [])
 
 

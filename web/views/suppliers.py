@@ -13,6 +13,7 @@ from web.auth import login_required
 from web.extensions import db
 from web.models import SocialValueCatalogue, SocialValueOption, Supplier
 from web.postcodes import get_directory
+from web.services.cpv import describe
 
 bp = Blueprint("suppliers", __name__, url_prefix="/suppliers")
 
@@ -28,6 +29,7 @@ def profile(supplier_id: int) -> ResponseReturnValue:
         supplier=supplier,
         la_name=la_name,
         options=_current_options(),
+        cpv_descriptions=describe(supplier.cpv_codes or ()),
         today=dt.date.today(),
     )
 

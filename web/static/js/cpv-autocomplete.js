@@ -1,6 +1,8 @@
-// Progressive enhancement of the search form's CPV codes input: suggests codes held by
-// suppliers on the register for the code being typed (the last one in the list). Without
-// this file the input is plain text and the search works the same.
+// Progressive enhancement of the search form's CPV codes input: suggests codes for the one
+// being typed (the last in the list), from its digits (4542…) or from words of its
+// description (fitted kitchens). With a CPV list imported the suggestions carry their
+// descriptions; without one they are the codes held by suppliers on the register, by
+// digits only. Without this file the input is plain text and the search works the same.
 //
 // The ARIA 1.2 combobox pattern: the input is the combobox, the suggestions a listbox,
 // arrow keys move the active option (aria-activedescendant), Enter or a click picks it,
@@ -10,6 +12,7 @@
 
 const DEBOUNCE_MS = 200
 const MIN_DIGITS = 2
+const MIN_LETTERS = 3
 const ACTIVE_CLASS = 'govuk-!-font-weight-bold'
 
 function lastToken (value) {
@@ -17,9 +20,34 @@ function lastToken (value) {
   return match ? match[1] : ''
 }
 
-function replaceLastToken (value, code) {
-  const token = lastToken(value)
-  return value.slice(0, value.length - token.length) + code + ', '
+// Words typed after the last comma or semicolon, from the first token with a letter in it
+// ("45321000 fitted kitch" -> "fitted kitch"), or '' when the code is being typed as digits.
+function lastWords (value) {
+  const match = value.match(/(?:^|\s)([^\s,;]*\p{L}[^,;]*)$/u)
+  return match ? match[1].trim() : ''
+}
+
+// What is being typed: words of a description, else the digits of a code.
+function currentQuery (value) {
+  const words = lastWords(value)
+  if (words) return { text: words, words: true }
+  return { text: lastToken(value).replace(/\D/g, '').slice(0, 8), words: false }
+}
+
+function replaceQuery (value, code) {
+  const trimmed = value.replace(/\s+$/, '')
+  const words = lastWords(trimmed)
+  const typed = words ? trimmed.slice(trimmed.lastIndexOf(words)) : lastToken(value)
+  const kept = words ? trimmed : value
+  return kept.slice(0, kept.length - typed.length) + code + ', '
+}
+
+function optionText (item) {
+  const count = typeof item.suppliers === 'number'
+    ? `${item.suppliers} ${item.suppliers === 1 ? 'supplier' : 'suppliers'}`
+    : ''
+  if (item.description) return `${item.code} ${item.description}${count ? ` (${count})` : ''}`
+  return `${item.code} – held by ${count}`
 }
 
 function enhance (input) {
@@ -77,7 +105,7 @@ function enhance (input) {
   function pick (index) {
     const code = options[index] && options[index].dataset.code
     if (!code) return
-    input.value = replaceLastToken(input.value, code)
+    input.value = replaceQuery(input.value, code)
     close()
     input.focus()
   }
@@ -90,7 +118,7 @@ function enhance (input) {
       option.dataset.code = item.code
       option.setAttribute('role', 'option')
       option.setAttribute('aria-selected', 'false')
-      option.textContent = `${item.code} – held by ${item.suppliers} ${item.suppliers === 1 ? 'supplier' : 'suppliers'}`
+      option.textContent = optionText(item)
       option.addEventListener('mousedown', (event) => {
         event.preventDefault() // keep focus in the input
         pick(i)
@@ -107,14 +135,14 @@ function enhance (input) {
   }
 
   async function suggest () {
-    const digits = lastToken(input.value).replace(/\D/g, '').slice(0, 8)
-    if (digits.length < MIN_DIGITS) {
+    const query = currentQuery(input.value)
+    if (query.text.length < (query.words ? MIN_LETTERS : MIN_DIGITS)) {
       close()
       return
     }
     const mine = ++request
     try {
-      const response = await fetch(`${source}?q=${encodeURIComponent(digits)}`, {
+      const response = await fetch(`${source}?q=${encodeURIComponent(query.text)}`, {
         headers: { Accept: 'application/json' },
         credentials: 'same-origin'
       })
