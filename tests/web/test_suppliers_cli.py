@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,32 +11,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from web import create_app
 from web.extensions import db
 from web.models import AuditEvent, Framework, Lot, Supplier
 
 HEADER = ("external_id", "name", "postcode", "lots", "sme")
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, postcode_directory_path: Path) -> Iterator[Flask]:
-    """An app on an empty database with every table."""
-    tmp = tmp_path_factory.mktemp("suppliers-cli")
-    application = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_DATABASE_URL")
-        or f"sqlite:///{tmp}/t.sqlite3",
-        "SECRET_KEY": "x" * 32,
-        "POSTCODES_DIRECTORY_PATH": str(postcode_directory_path),
-    }, instance_path=str(tmp / "instance"))
-    with application.app_context():
-        db.drop_all()
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.fixture

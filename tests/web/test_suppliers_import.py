@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from web import create_app
 from web.extensions import db
 from web.models import (
     Accreditation,
@@ -54,27 +52,6 @@ HEADER = (
 
 
 # --- fixtures and factories ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, postcode_directory_path: Path) -> Iterator[Flask]:
-    """An app on an empty database with every table (created, not migrated: fast)."""
-    tmp = tmp_path_factory.mktemp("suppliers-import")
-    application = create_app({
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_DATABASE_URL")
-        or f"sqlite:///{tmp}/t.sqlite3",
-        "SECRET_KEY": "x" * 32,
-        "POSTCODES_DIRECTORY_PATH": str(postcode_directory_path),
-    }, instance_path=str(tmp / "instance"))
-    with application.app_context():
-        db.drop_all()
-        db.create_all()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.fixture
