@@ -30,8 +30,9 @@ def register(app_context: Flask) -> Flask:
     far = make_supplier(external_id="EWI-FAR", name="Far Insulation Ltd",
                         description="External wall insulation for housing.", **FAR)
     far.commitments.append(Commitment(option_code="SV-APP", quantity_per_million=4))
-    make_supplier(external_id="ROOF", name="Roofers Ltd", description="Pitched roofing and gutters.",
-                  capabilities=["roofing"], cpv_codes=["45261000"], **NEAR)
+    make_supplier(external_id="ROOF", name="Roofers Ltd",
+                  description="Pitched roofing and gutters.", capabilities=["roofing"],
+                  cpv_codes=["45261000"], **NEAR)
     bump_version()
     db.session.commit()
     return app_context
@@ -134,3 +135,10 @@ def test_fair_rotation_counts_recorded_awards(runner, register: Flask) -> None: 
     assert by_id["EWI-FAR"]["recent_awards"] == 0
     rotation = {c["component"]: c for c in by_id["EWI-NEAR"]["breakdown"]["components"]}
     assert rotation["rotation"]["value"] == 0.5
+
+
+def test_bad_cpv_code_says_what_a_cpv_code_is(runner, register: Flask) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(args=["match", "--need", "roofing", "--postcode", "L34 1AB",
+                                 "--cpv", "roof"])
+    assert result.exit_code == 2
+    assert "'roof' is not a CPV code (8 digits, optional check digit)" in result.output

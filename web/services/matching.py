@@ -41,14 +41,14 @@ from matcher import (
     search,
 )
 from web.extensions import db
-from web.models import (
-    Lot,
-    Supplier,
-    SocialValueCatalogue,
-    supplier_lots,
-)
 from web.models import Accreditation as AccreditationRow
 from web.models import Commitment as CommitmentRow
+from web.models import (
+    Lot,
+    SocialValueCatalogue,
+    Supplier,
+    supplier_lots,
+)
 from web.models import SocialValueOption as OptionRow
 from web.postcodes import PostcodeDirectory, PostcodeError
 from web.services.catalogue import thesaurus_groups
@@ -370,10 +370,12 @@ def _str_list(value: Any) -> tuple[str, ...]:
 def _cpv_list(value: Any) -> tuple[str, ...]:
     codes = []
     for raw in _str_list(value if not isinstance(value, str) else value.replace(" ", ",")):
-        code = normalise_cpv(raw)
-        if code is None:
-            raise ValueError(f"{raw!r} is not a CPV code (8 digits, optional check digit)")
-        codes.append(code)
+        try:
+            codes.append(normalise_cpv(raw))
+        except ValueError:
+            raise ValueError(
+                f"{raw!r} is not a CPV code (8 digits, optional check digit)"
+            ) from None
     return tuple(codes)
 
 

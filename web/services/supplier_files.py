@@ -19,7 +19,7 @@ import datetime as dt
 import io
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -174,20 +174,8 @@ def _read_csv(
         raise ImportFileError(f"{filename} is empty.")
     delimiter = _pick_delimiter(text, header_score)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
     try:
-        for number, cells in enumerate(reader, start=1):
-            if header is None:
-                if not any(cell.strip() for cell in cells):
-                    raise ImportFileError(
-                        f"{filename}: row 1 is blank; the first row must hold the column names."
-                    )
-                header = cells
-                continue
-            if "".join(cells).strip():
-                rows.append((number, cells))
-                _check_row_count(len(rows), filename)
+        header, rows = _header_and_rows(reader, filename)
     except csv.Error as error:
         raise ImportFileError(
             f"{filename}: cannot read row {reader.line_num}: {error}."
@@ -275,20 +263,11 @@ def _read_xlsx(data: bytes, filename: str) -> Table:
         notes: tuple[str, ...] = ()
         if len(workbook.worksheets) > 1:
             notes = (f"only the first worksheet ({sheet.title!r}) was read",)
-        header: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(value) for value in values]
-            if header is None:
-                if not any(cell.strip() for cell in cells):
-                    raise ImportFileError(
-                        f"{filename}: row 1 is blank; the first row must hold the column names."
-                    )
-                header = cells
-                continue
-            if "".join(cells).strip():
-                rows.append((number, cells))
-                _check_row_count(len(rows), filename)
+        header, rows = _header_and_rows(
+            ([_cell_text(value) for value in values]
+             for values in sheet.iter_rows(values_only=True)),
+            filename,
+        )
     except ImportFileError:
         raise
     except Exception as error:  # openpyxl raises many types on malformed sheet XML
@@ -307,6 +286,30 @@ def _read_xlsx(data: bytes, filename: str) -> Table:
 
 
 # --- shared --------------------------------------------------------------------------------
+
+
+def _header_and_rows(
+    lines: Iterable[list[str]], filename: str
+) -> tuple[list[str] | None, list[tuple[int, list[str]]]]:
+    """The first row as the header, then every non-blank row with its number as the user
+    sees it (header = 1); the header is None when there are no rows at all.
+
+    :raise ImportFileError: a blank first row, or too many rows.
+    """
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for number, cells in enumerate(lines, start=1):
+        if header is None:
+            if not any(cell.strip() for cell in cells):
+                raise ImportFileError(
+                    f"{filename}: row 1 is blank; the first row must hold the column names."
+                )
+            header = cells
+            continue
+        if "".join(cells).strip():
+            rows.append((number, cells))
+            _check_row_count(len(rows), filename)
+    return header, rows
 
 
 def _check_row_count(count: int, filename: str) -> None:
