@@ -572,12 +572,13 @@ def test_the_trail_is_scoped_to_the_owning_organisation(world: World) -> None:
 def test_record_event_stores_plain_json(app_context: Flask) -> None:
     import decimal
 
-    event = record_event("thing.done", actor=None, organisation_id=None, object_type="thing",
-                         object_id=7, details={"on": dt.date(2026, 1, 2),
-                                               "amount": decimal.Decimal("1.5"),
-                                               "status": ShortlistStatus.LOCKED,
-                                               "codes": {"b", "a"}})
-    assert event.object_id == "7"
+    event_id = record_event("thing.done", actor=None, organisation_id=None, object_type="thing",
+                            object_id=7, details={"on": dt.date(2026, 1, 2),
+                                                  "amount": decimal.Decimal("1.5"),
+                                                  "status": ShortlistStatus.LOCKED,
+                                                  "codes": {"b", "a"}})
+    event = db.session.get(AuditEvent, event_id)
+    assert event is not None and event.object_id == "7"
     assert event.details == {"on": "2026-01-02", "amount": 1.5, "status": "locked",
                              "codes": ["a", "b"]}
     assert event.id is not None and event.at is not None

@@ -41,7 +41,9 @@ def version_token(name: str = INDEX_DATA) -> str:
     running worker; with the bump time it cannot, so a cached index is never mistaken for
     the current one.
     """
-    row = db.session.execute(
+    # On the session's connection, not through the ORM: every search asks, and the ORM's
+    # statement handling cost more than the query itself.
+    row = db.session.connection().execute(
         sa.select(DataVersion.version, DataVersion.updated_at).where(DataVersion.name == name)
     ).first()
     if row is None:

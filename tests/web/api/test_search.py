@@ -10,6 +10,7 @@ from flask import Flask
 
 from tests.web.api.conftest import NEED, SEARCH, Api, ApiWorld, assert_problem
 from web.api.routing import MAX_BODY_BYTES
+from web.api.schemas import SearchResponse
 from web.extensions import db
 from web.models import AuditEvent
 
@@ -34,6 +35,23 @@ def test_search_ranks_with_breakdowns_and_versions(app: Flask, api: Api, world: 
         assert event.actor_id == world.member_id
         assert event.organisation_id == world.org_id
         assert event.details["inputs"]["need"] == NEED
+
+
+@pytest.mark.parametrize("extra", [
+    {},
+    {"social_value": [{"code": "SV-APP", "weight": 2}], "contract_value": 500000},
+    {"postcode": "L36 9YU", "lat": None, "lon": None, "limit": 1, "offset": 1},
+])
+def test_search_response_is_exactly_the_documented_schema(
+    api: Api, world: ApiWorld, extra: dict[str, Any]
+) -> None:
+    """The view builds its JSON by hand (no re-validation): hold it to SearchResponse."""
+    body = {k: v for k, v in {**SEARCH, **extra}.items() if v is not None}
+    response = api.post("/search", token=world.member, json=body)
+    assert response.status_code == 200, response.get_json()
+    found = response.get_json()
+    assert found["results"]
+    assert SearchResponse.model_validate(found).model_dump(mode="json") == found
 
 
 def test_search_by_postcode_with_filters_weights_and_paging(api: Api, world: ApiWorld) -> None:
