@@ -15,6 +15,10 @@ Settings (all optional):
 ``RATELIMIT_STORAGE_URI``
     Where sign-in rate-limit counters live. Default ``memory://`` (per worker process);
     ``redis://host:6379`` shares them between workers.
+``DATABASE_CONNECT_RETRY_S``
+    PostgreSQL only: for how many seconds a new connection that the server refuses (it is
+    restarting, or briefly unreachable) is retried before the request fails. Default 10;
+    0 turns retrying off.
 ``BEHIND_HTTPS_PROXY``
     ``1`` when a reverse proxy terminates HTTPS in front of gunicorn: trust its
     X-Forwarded-* headers, mark session cookies Secure and send HSTS. Default off.
@@ -39,6 +43,9 @@ SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_LENGTH = 16  # characters; shorter keys are guessable
 # SQLite waits this long for a lock held by another gunicorn worker before failing.
 SQLITE_BUSY_TIMEOUT_S = 15
+# A PostgreSQL restart takes a few seconds; requests wait that out instead of failing.
+DEFAULT_CONNECT_RETRY_S = 10.0
+MAX_CONNECT_RETRY_S = 60.0  # gunicorn's worker timeout: a request must not wait longer
 
 
 class ConfigError(Exception):
@@ -56,6 +63,9 @@ def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str
         "SECRET_KEY": _secret_key(environ, instance),
         "LOG_LEVEL": _log_level(environ),
         "POSTCODES_DIRECTORY_PATH": environ.get("POSTCODE_DIRECTORY") or None,
+        "DATABASE_CONNECT_RETRY_S": _seconds(
+            environ, "DATABASE_CONNECT_RETRY_S", DEFAULT_CONNECT_RETRY_S, MAX_CONNECT_RETRY_S
+        ),
         "BEHIND_HTTPS_PROXY": _flag(environ, "BEHIND_HTTPS_PROXY"),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -127,6 +137,19 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float, maximum: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= maximum:  # also refuses nan
+        raise ConfigError(f"{name} must be a number of seconds from 0 to {maximum:g} (got {raw!r})")
+    return value
 
 
 def _log_level(environ: Mapping[str, str]) -> str:

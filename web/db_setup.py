@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
@@ -13,6 +16,27 @@ from web.extensions import db, migrate
 
 # Shipped inside the package so an installed (non-editable) copy can still migrate.
 MIGRATIONS_DIRECTORY = Path(__file__).resolve().parent / "migrations"
+FIRST_RETRY_DELAY_S = 0.1
+MAX_RETRY_DELAY_S = 1.0  # a restarted server is noticed within a second
+# Connection failures worth waiting for: the server refusing or dropping connections
+# while it restarts. libpq reports them as text (no SQLSTATE), so they are recognised by
+# their words; a refused password or a missing database will not fix itself and fails
+# at once.
+TRANSIENT_CONNECT_ERRORS = (
+    "connection refused",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "server closed the connection unexpectedly",
+    "connection reset",
+    "timeout expired",
+)
+# With a SQLSTATE: connection exceptions (08) and "cannot connect now" (57P03).
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P")
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +49,60 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_on_connect)
+        elif app.config.get("DATABASE_CONNECT_RETRY_S", 0) > 0:
+            event.listen(db.engine, "do_connect",
+                         _retrying_connect(float(app.config["DATABASE_CONNECT_RETRY_S"])))
+
+
+def connect_with_retry(connect: Callable[[], T], *, within_s: float,
+                       is_transient: Callable[[Exception], bool]) -> T:
+    """``connect()``, called again after transient failures for up to ``within_s`` seconds.
+
+    The delay between attempts doubles from ``FIRST_RETRY_DELAY_S`` to
+    ``MAX_RETRY_DELAY_S``; the last failure is raised when time runs out, and a failure
+    that is not transient is raised at once.
+    """
+    deadline = time.monotonic() + within_s
+    delay = FIRST_RETRY_DELAY_S
+    attempt = 1
+    while True:
+        try:
+            return connect()
+        except Exception as error:
+            remaining = deadline - time.monotonic()
+            if not is_transient(error) or remaining <= 0:
+                raise
+            log.warning("database connection attempt %d failed (%s); retrying for %.1f s more",
+                        attempt, str(error).strip().splitlines()[0] if str(error).strip() else
+                        type(error).__name__, remaining)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
+            attempt += 1
+
+
+def is_transient_connect_error(error: Exception) -> bool:
+    """True for a PostgreSQL connection failure that waiting may cure (see the prefixes)."""
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate:
+        return bool(sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES))
+    message = str(error).lower()
+    return any(words in message for words in TRANSIENT_CONNECT_ERRORS)
+
+
+def _retrying_connect(within_s: float) -> Callable[..., Any]:
+    """A ``do_connect`` hook: the dialect's own connect, retried through a restart."""
+
+    def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return connect_with_retry(
+            lambda: dialect.loaded_dbapi.connect(*cargs, **cparams),
+            within_s=within_s, is_transient=is_transient_connect_error,
+        )
+
+    return do_connect
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -37,6 +37,12 @@ def test_postgresql_url_uses_psycopg3(tmp_path: Path) -> None:
     assert engine_options(config["SQLALCHEMY_DATABASE_URI"]) == {"pool_pre_ping": True}
 
 
+@pytest.mark.parametrize(("raw", "seconds"), [("", 10.0), ("0", 0.0), ("2.5", 2.5), ("60", 60.0)])
+def test_connect_retry_seconds(tmp_path: Path, raw: str, seconds: float) -> None:
+    config = load_config({"DATABASE_CONNECT_RETRY_S": raw}, tmp_path)
+    assert config["DATABASE_CONNECT_RETRY_S"] == seconds
+
+
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
@@ -44,6 +50,10 @@ def test_postgresql_url_uses_psycopg3(tmp_path: Path) -> None:
         ({"DATABASE_URL": "mysql://root@localhost/db"}, "DATABASE_URL"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"DATABASE_CONNECT_RETRY_S": "ten"}, "DATABASE_CONNECT_RETRY_S"),
+        ({"DATABASE_CONNECT_RETRY_S": "-1"}, "DATABASE_CONNECT_RETRY_S"),
+        ({"DATABASE_CONNECT_RETRY_S": "nan"}, "DATABASE_CONNECT_RETRY_S"),
+        ({"DATABASE_CONNECT_RETRY_S": "3600"}, "DATABASE_CONNECT_RETRY_S"),
     ],
 )
 def test_bad_setting_names_itself(tmp_path: Path, environ: dict[str, str], named: str) -> None:

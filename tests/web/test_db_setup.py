@@ -1,0 +1,170 @@
+"""Database connections: retried through a PostgreSQL restart, refused at once otherwise."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from web import create_app
+from web.db_setup import connect_with_retry, is_transient_connect_error
+from web.extensions import db
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL.startswith("postgresql"),
+    reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://…",
+)
+
+
+class Flaky:
+    """A connect function that fails ``failures`` times with ``error``, then connects."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error, self.attempts = failures, error, 0
+
+    def __call__(self) -> str:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error
+        return "connection"
+
+
+def _refused() -> psycopg.OperationalError:
+    """The error psycopg raises when nothing listens on the port (a server restarting)."""
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        psycopg.connect(host="127.0.0.1", port=port, user="nobody", dbname="none",
+                        connect_timeout=2)
+    except psycopg.OperationalError as error:
+        return error
+    raise AssertionError(f"something listens on port {port}")
+
+
+def test_a_refused_connection_is_transient() -> None:
+    assert is_transient_connect_error(_refused())
+    assert not is_transient_connect_error(ValueError("not a database error"))
+
+
+@pytest.mark.parametrize("failures", [1, 3])
+def test_transient_failures_are_retried_until_the_server_answers(failures: int) -> None:
+    flaky = Flaky(failures, _refused())
+    assert connect_with_retry(flaky, within_s=30, is_transient=is_transient_connect_error) \
+        == "connection"
+    assert flaky.attempts == failures + 1
+
+
+def test_retrying_gives_up_with_the_last_error() -> None:
+    flaky = Flaky(10_000, _refused())
+    with pytest.raises(psycopg.OperationalError):
+        connect_with_retry(flaky, within_s=0.3, is_transient=is_transient_connect_error)
+    assert 1 < flaky.attempts < 10  # a few spaced attempts, not a busy loop
+
+
+def test_a_permanent_failure_is_raised_at_once() -> None:
+    flaky = Flaky(1, ValueError("bad password"))
+    with pytest.raises(ValueError):
+        connect_with_retry(flaky, within_s=30, is_transient=is_transient_connect_error)
+    assert flaky.attempts == 1
+
+
+@needs_postgres
+def test_a_missing_database_is_not_transient() -> None:
+    url = sa.engine.make_url(POSTGRES_URL)
+    try:
+        psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                        dbname="framework_match_no_such_database", connect_timeout=5)
+    except psycopg.OperationalError as error:
+        assert "does not exist" in str(error)
+        assert not is_transient_connect_error(error)
+    else:
+        raise AssertionError("connected to a database that does not exist")
+
+
+class LateProxy:
+    """A TCP port that starts forwarding to ``target`` only after ``delay_s``: a database
+    server that comes back from a restart while a request waits for it."""
+
+    def __init__(self, target: tuple[str, int], delay_s: float) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.target, self.delay_s = target, delay_s
+        self.listener: socket.socket | None = None
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        time.sleep(self.delay_s)
+        listener = socket.create_server(("127.0.0.1", self.port))
+        self.listener = listener
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+
+
+@pytest.fixture
+def late_proxy() -> Iterator[LateProxy]:
+    url = sa.engine.make_url(POSTGRES_URL)
+    proxy = LateProxy((url.host or "127.0.0.1", url.port or 5432), delay_s=0.5)
+    yield proxy
+    proxy.close()
+
+
+@needs_postgres
+def test_a_request_waits_for_the_database_to_come_back(
+    late_proxy: LateProxy, tmp_path: Path
+) -> None:
+    url = sa.engine.make_url(POSTGRES_URL).set(host="127.0.0.1", port=late_proxy.port)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
+                      "SECRET_KEY": "k" * 32, "DATABASE_CONNECT_RETRY_S": 20},
+                     instance_path=str(tmp_path))
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT 1")) == 1
+        db.session.remove()
+        db.engine.dispose()
+    assert late_proxy.accepted >= 1
+
+
+@needs_postgres
+def test_without_retrying_the_same_outage_fails(late_proxy: LateProxy, tmp_path: Path) -> None:
+    url = sa.engine.make_url(POSTGRES_URL).set(host="127.0.0.1", port=late_proxy.port)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
+                      "SECRET_KEY": "k" * 32, "DATABASE_CONNECT_RETRY_S": 0},
+                     instance_path=str(tmp_path))
+    with app.app_context(), pytest.raises(sa.exc.OperationalError):
+        db.session.scalar(sa.text("SELECT 1"))
