@@ -41,6 +41,11 @@ MAX_SECRET_CHARS = 200
 # Writing last_used_at on every request would turn each API read into a write; to the
 # minute is all a person reviewing their tokens needs.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# Every API call runs this; built once, it is not constructed and cache-keyed per call.
+_TOKEN_BY_HASH = (
+    sa.select(ApiToken).options(so.joinedload(ApiToken.user))
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"))
+)
 
 
 class TokenError(ValueError):
@@ -111,11 +116,7 @@ def authenticate(secret: str) -> ApiToken | None:
     # The lookup is by hash, so response timing reveals nothing about stored secrets: an
     # attacker cannot steer the hash of their guess towards a stored one.
     # The user comes in the same query: every API call needs it.
-    token = db.session.scalar(
-        sa.select(ApiToken)
-        .options(so.joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == hash_secret(secret))
-    )
+    token = db.session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_secret(secret)})
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     return token

@@ -11,6 +11,9 @@ from web.models import DataVersion
 
 # The matching index is built from suppliers, the thesaurus and the social-value catalogue.
 INDEX_DATA = "matching-index"
+_VERSION_ROW = sa.select(DataVersion.version, DataVersion.updated_at).where(
+    DataVersion.name == sa.bindparam("name")
+)
 
 
 def bump_version(name: str = INDEX_DATA) -> int:
@@ -43,9 +46,7 @@ def version_token(name: str = INDEX_DATA) -> str:
     """
     # On the session's connection, not through the ORM: every search asks, and the ORM's
     # statement handling cost more than the query itself.
-    row = db.session.connection().execute(
-        sa.select(DataVersion.version, DataVersion.updated_at).where(DataVersion.name == name)
-    ).first()
+    row = db.session.connection().execute(_VERSION_ROW, {"name": name}).first()
     if row is None:
         return "0"
     stamp = row.updated_at.replace(tzinfo=dt.UTC) if row.updated_at.tzinfo is None else row.updated_at
