@@ -80,8 +80,12 @@ def post_worker_init(worker: Any) -> None:
     gunicorn's ``timeout`` does not run until a worker has started serving, so the retries
     here are bounded by their own count.
     """
-    app = worker.wsgi
     log = logging.getLogger("gunicorn.error")
+    app = _flask_app(worker.wsgi)
+    if app is None:
+        log.warning("worker %s: %r is not a Flask app nor wraps one; starting cold",
+                    worker.pid, worker.wsgi)
+        return
     started = time.perf_counter()
     from web.extensions import db
     from web.postcodes import get_directory
@@ -106,3 +110,17 @@ def post_worker_init(worker: Any) -> None:
         else:
             log.info("worker %s: warm in %.2f s", worker.pid, time.perf_counter() - started)
             return
+
+
+def _flask_app(wsgi: Any) -> Any:
+    """The Flask app served, looking through WSGI middleware that keeps it as ``.app``
+    (werkzeug's ProxyFix and most others) or ``.wsgi_app``; None if there is none."""
+    from flask import Flask
+
+    for _ in range(10):  # middleware stacks are shallow; never loop on a cycle
+        if isinstance(wsgi, Flask):
+            return wsgi
+        wsgi = getattr(wsgi, "app", None) or getattr(wsgi, "wsgi_app", None)
+        if wsgi is None:
+            return None
+    return None
