@@ -247,3 +247,33 @@ def test_an_unranked_supplier_exports_without_a_breakdown(world: World) -> None:
     cells = [c for row in book.worksheets[2].iter_rows(values_only=True) for c in row if c]
     assert "The search did not rank this supplier, so it has no breakdown." in cells
     assert "did not rank" in _pdf_text(_export(shortlist, world, "pdf").data)
+
+
+def _pdf_pages(data: bytes) -> list[list[str]]:
+    """The strings drawn on each page, in order (one content stream per page)."""
+    pages = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            text = zlib.decompress(match.group(1)).decode("latin-1")
+        except zlib.error:
+            continue
+        drawn = re.findall(r"\(((?:[^()\\]|\\.)*)\)\s*Tj", text)
+        if drawn:
+            pages.append([d.replace("\\(", "(").replace("\\)", ")") for d in drawn])
+    return pages
+
+
+def test_pdf_keeps_each_breakdown_heading_with_its_table(world: World, shortlist: Shortlist) -> None:
+    report = exports.build_report(shortlist)
+    ranked = [e for e in report["entries"] if e["position"] is not None]
+    # Enough suppliers for many page breaks, each at a different height on its page.
+    many = [{**ranked[n % len(ranked)], "position": n + 1} for n in range(40)]
+    pages = _pdf_pages(exports.write_pdf({**report, "entries": many}))
+    assert len(pages) > 5
+    headings = 0
+    for drawn in pages:
+        for at, text in enumerate(drawn):
+            if re.fullmatch(r"\d+\. .+ \(.+\)", text):
+                headings += 1
+                assert "Component" in drawn[at + 1:], f"{text!r} ends a page without its table"
+    assert headings == len(many)

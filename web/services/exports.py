@@ -401,17 +401,7 @@ def write_pdf(report: Mapping[str, Any]) -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     bold = FontFace(emphasis="BOLD")
-
-    def heading(text: str, size: int = 13) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", style="B", size=size)
-        pdf.multi_cell(0, size * 0.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
-        pdf.set_font("Helvetica", size=9)
-
-    def paragraph(text: str) -> None:
-        pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(0, 4.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+    heading, paragraph = _pdf_heading(pdf), _pdf_paragraph(pdf)
 
     heading(title, 16)
     paragraph(f"{shortlist['organisation'] or ''} - {shortlist['status']} - generated "
@@ -483,8 +473,30 @@ def write_pdf(report: Mapping[str, Any]) -> bytes:
             paragraph(outcome["note"])
 
     for entry in shortlisted:
-        _pdf_breakdown(pdf, entry, heading, paragraph, bold)
+        # One supplier's heading, facts and table on one page: a heading stranded at the
+        # foot of a page, its table overleaf, reads as a supplier without a breakdown.
+        with pdf.unbreakable() as block:
+            _pdf_breakdown(block, entry, _pdf_heading(block), _pdf_paragraph(block), bold)
     return bytes(pdf.output())
+
+
+def _pdf_heading(pdf: FPDF) -> Callable[..., None]:
+    def heading(text: str, size: int = 13) -> None:
+        pdf.ln(2)
+        pdf.set_font("Helvetica", style="B", size=size)
+        pdf.multi_cell(0, size * 0.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+        pdf.set_font("Helvetica", size=9)
+
+    return heading
+
+
+def _pdf_paragraph(pdf: FPDF) -> Callable[[str], None]:
+    def paragraph(text: str) -> None:
+        pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(0, 4.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+
+    return paragraph
 
 
 def _pdf_breakdown(
