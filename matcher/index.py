@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,8 +44,14 @@ F64 = npt.NDArray[np.float64]
 
 #: Expiry ordinal stored for accreditations that never expire.
 NO_EXPIRY = np.iinfo(np.int32).max
-#: Suppliers tokenised together (one regex pass and one list comprehension per field).
+#: Suppliers tokenised together (one regex pass and one list comprehension per field), and
+#: whose postings are then computed together.
 TOKENISE_CHUNK = 4_096
+#: Suppliers per block where the build works block by block (coordinates to unit vectors,
+#: CPV prefixes): temporaries of a few MB at any register size.
+BUILD_BLOCK = 16_384
+#: Vocabulary size up to which the build holds term ids as uint16 (ids 0..65535).
+UINT16_TERMS = 1 << 16
 #: Separates suppliers' texts inside a tokenised chunk; ``fold`` output never contains it.
 _SEP = "\x00"
 _CHUNK_TOKEN_RE = re.compile(r"[a-z0-9]+|\x00")
@@ -91,9 +98,119 @@ class _BlobWriter:
         self._ends.append(len(self._buf))
 
     def finish(self) -> tuple[bytes, npt.NDArray[np.int64]]:
+        """The blob and its offsets; the writer's own buffers are released."""
         offsets = np.zeros(len(self._ends) + 1, dtype=np.int64)
-        offsets[1:] = np.asarray(self._ends, dtype=np.int64)
-        return bytes(self._buf), offsets
+        offsets[1:] = _drain(self._ends, np.int64)
+        blob = bytes(self._buf)
+        self._buf = bytearray()
+        return blob, offsets
+
+
+class _KeyedRows:
+    """Rows ``(supplier, key, value)`` collected supplier by supplier as typed arrays.
+
+    Keys (lot names, accreditations, ...) are numbered in order of first appearance while
+    the suppliers stream past and renumbered in sorted order by ``finish``, so that no
+    Python object is kept per row.
+    """
+
+    def __init__(self, value_type: str = "b") -> None:
+        self._number: dict[str, int] = {}
+        self._docs = array("i")
+        self._keys = array("i")
+        self._values: array[Any] = array(value_type)
+
+    def key(self, key: str) -> int:
+        """The number of ``key``; a new key joins the vocabulary even without a row."""
+        return self._number.setdefault(key, len(self._number))
+
+    def add(self, doc: int, key: str, value: float = 0) -> None:
+        """One row (``value`` 0 for rows that carry none)."""
+        self._docs.append(doc)
+        self._keys.append(self.key(key))
+        self._values.append(value)
+
+    def finish(
+        self, value_dtype: npt.DTypeLike = np.int8
+    ) -> tuple[list[str], I32, npt.NDArray[np.int64], npt.NDArray[Any]]:
+        """(sorted vocabulary, each row's supplier, its key's position in the vocabulary,
+        its value), rows in the order added; the collector is emptied."""
+        vocab = sorted(self._number)
+        position = {key: i for i, key in enumerate(vocab)}
+        renumber = np.fromiter((position[k] for k in self._number), dtype=np.int64,
+                               count=len(vocab))
+        keys = renumber[_drain(self._keys, np.int64)]
+        return vocab, _drain(self._docs, np.int32), keys, _drain(self._values, value_dtype)
+
+
+class _TokenStore:
+    """Every supplier's analysed text, from the streaming pass to the posting lists.
+
+    Two growing buffers and nothing per supplier or per chunk: the term ids are the build's
+    largest temporary, and one buffer is released whole (many small arrays would leave the
+    heap fragmented, its memory kept by the process after they are freed).
+    """
+
+    def __init__(self) -> None:
+        #: Term ids, supplier by supplier: its description's terms, then its keywords', then
+        #: its name's; uint16 while the vocabulary fits (half the memory of int32), then int32.
+        self._terms = array("H")
+        #: Per supplier: description, keyword and name term counts, description words.
+        self._counts = array("i")
+
+    def append(self, terms: I32, counts: I32, vocabulary_size: int) -> None:
+        """Add the next suppliers' ``terms`` and their (k, 4) ``counts``."""
+        if vocabulary_size > UINT16_TERMS and self._terms.typecode == "H":
+            wide = np.frombuffer(self._terms, dtype=np.uint16).astype(np.int32)
+            self._terms = array("i", wide.tobytes())
+        self._terms.frombytes(terms.astype(self._terms.typecode).tobytes())
+        self._counts.frombytes(counts.astype(np.int32).tobytes())
+
+    def description_words(self) -> int:
+        """Words in all suppliers' descriptions (stop words excluded, concepts too)."""
+        return int(np.frombuffer(self._counts, dtype=np.int32)[3::4].sum())
+
+    def chunks(self) -> Iterator[tuple[int, I32, npt.NDArray[np.integer[Any]]]]:
+        """(first supplier, counts, term ids) of every ``TOKENISE_CHUNK`` suppliers in turn."""
+        terms = np.frombuffer(self._terms, dtype=self._terms.typecode)
+        counts = np.frombuffer(self._counts, dtype=np.int32).reshape(-1, 4)
+        start = 0
+        for first in range(0, len(counts), TOKENISE_CHUNK):
+            chunk = counts[first : first + TOKENISE_CHUNK]
+            end = start + int(chunk[:, :3].sum())
+            yield first, chunk, terms[start:end]
+            start = end
+
+    def clear(self) -> None:
+        """Release both buffers."""
+        self._terms, self._counts = array("H"), array("i")
+
+
+def _drain(values: array[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+    """A numpy copy of ``values``, which is then emptied: the build converts its columns one
+    at a time instead of holding both forms of every column."""
+    out = np.array(values, dtype=dtype)
+    del values[:]
+    return out
+
+
+def _doc_indptr(docs: I32, n: int) -> npt.NDArray[np.int64]:
+    """CSR offsets of rows collected supplier by supplier (``docs`` ascending): supplier
+    ``d``'s rows are ``indptr[d]:indptr[d+1]``, in the order they were collected."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=n), out=indptr[1:])
+    return indptr
+
+
+def _scatter(write: npt.NDArray[np.int64], keys: npt.NDArray[np.integer[Any]]
+             ) -> npt.NDArray[np.int64]:
+    """Where a block of CSR entries sorted by ``keys`` goes: each key's entries after those
+    already written (from ``write[key]``, which is advanced past them)."""
+    counts = np.bincount(keys, minlength=len(write))
+    run_start = np.cumsum(counts) - counts
+    pos: npt.NDArray[np.int64] = write[keys] + (np.arange(len(keys)) - run_start[keys])
+    write += counts
+    return pos
 
 
 def _csr(keys: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.int64], I32]:
@@ -134,6 +251,14 @@ class Index:
         params: CapabilityParams = DEFAULT_CAPABILITY,
     ) -> Index:
         """Index ``suppliers`` (any iterable, read once).
+
+        One streaming pass: each supplier is reduced at once to typed arrays (no record or
+        other Python object is kept per supplier), its text, tokenised with up to
+        ``TOKENISE_CHUNK`` others, to term ids in one compact buffer. Then the arrays become
+        the index's one at a time, each freed as soon as it is copied, and the text and CPV
+        posting lists are counted first, then written into arrays of their exact size, a
+        chunk or block of suppliers at a time. So the build's peak memory stays close to the
+        finished index's (``tests/benchmarks/README.md`` has the numbers at 1M suppliers).
 
         :raise ValueError: on a malformed CPV code or duplicate supplier id.
         """
@@ -178,14 +303,14 @@ class Index:
             return tid
 
         ids = array("q")
+        hashes = array("Q")
         ext = _BlobWriter()
         names = _BlobWriter()
         lat = array("d")
         lon = array("d")
-        token_chunks: list[I32] = []
-        field_counts: list[npt.NDArray[np.int64]] = []
-        la_codes: list[str | None] = []
-        lots: list[frozenset[str]] = []
+        analysed = _TokenStore()
+        la_rows = _KeyedRows()
+        lot_rows = _KeyedRows()
         sme = array("b")
         vcse = array("b")
         service_radius = array("d")
@@ -195,8 +320,8 @@ class Index:
         cpv_docs = array("i")
         cpv_codes = array("i")
         cpv_cache: dict[str, int] = {}
-        acc_rows: list[tuple[int, str, int]] = []
-        sv_rows: list[tuple[int, str, float]] = []
+        acc_rows = _KeyedRows("i")  # value: expiry ordinal
+        sv_rows = _KeyedRows("d")  # value: quantity per £1m
         nan = float("nan")
         buffers: tuple[list[str], list[str], list[str]] = ([], [], [])
 
@@ -206,7 +331,7 @@ class Index:
             if not count:
                 return
             docs, toks, fields = [], [], []
-            counts = np.zeros((count, 4), dtype=np.int64)  # desc, kw, name, desc words
+            counts = np.zeros((count, 4), dtype=np.int32)  # desc, kw, name, desc words
             for field, texts in enumerate(buffers):
                 t, d, plain = _tokenise_chunk(texts, surface_tid, register, phrase_first)
                 toks.append(t)
@@ -218,11 +343,11 @@ class Index:
                 texts.clear()
             d_all = np.concatenate(docs)
             order = np.argsort(d_all * 3 + np.concatenate(fields), kind="stable")
-            token_chunks.append(np.concatenate(toks)[order])
-            field_counts.append(counts)
+            analysed.append(np.concatenate(toks)[order], counts, len(terms))
 
         for doc, s in enumerate(suppliers):
             ids.append(s.id)
+            hashes.append(tie_hash(s.external_id))
             ext.append(s.external_id)
             names.append(s.name)
             lat.append(float(s.latitude))
@@ -232,8 +357,10 @@ class Index:
             buffers[2].append(s.name)
             if len(buffers[0]) >= TOKENISE_CHUNK:
                 flush()
-            la_codes.append(s.la_code)
-            lots.append(s.lots)
+            if s.la_code:
+                la_rows.add(doc, s.la_code)
+            for lot in s.lots:
+                lot_rows.add(doc, lot)
             sme.append(bool(s.sme))
             vcse.append(bool(s.vcse))
             service_radius.append(nan if s.service_radius_km is None else s.service_radius_km)
@@ -247,171 +374,193 @@ class Index:
                     number = cpv_cache[code] = int(normalise_cpv(code))
                 cpv_codes.append(number)
             for acc in s.accreditations:
-                expiry = NO_EXPIRY if acc.expires_on is None else acc.expires_on.toordinal()
-                acc_rows.append((doc, acc_key(acc.name), expiry))
-                self._acc_display.setdefault(acc_key(acc.name), acc.name)
-            for c in s.commitments:
-                sv_rows.append((doc, c.option_code, float(c.quantity_per_million)))
+                key = acc_key(acc.name)
+                acc_rows.add(doc, key, NO_EXPIRY if acc.expires_on is None
+                             else acc.expires_on.toordinal())
+                self._acc_display.setdefault(key, acc.name)
+            if s.commitments:
+                pledged: dict[str, float] = {}
+                for c in s.commitments:
+                    sv_rows.key(c.option_code)  # in the vocabulary even if only pledged 0
+                    quantity = float(c.quantity_per_million)
+                    if quantity > 0:  # a zero pledge is no commitment; repeats add up
+                        pledged[c.option_code] = pledged.get(c.option_code, 0.0) + quantity
+                for code, quantity in pledged.items():
+                    sv_rows.add(doc, code, quantity)
         flush()
 
+        # each column converted and its collector freed in turn; then the text postings,
+        # after which the term ids (the largest temporary) go, before the CPV lists
         n = self.size = len(ids)
-        self._ids = np.frombuffer(ids, dtype=np.int64).copy() if n else np.zeros(0, np.int64)
+        self._ids = _drain(ids, np.int64)
         if len(np.unique(self._ids)) != n:
             raise ValueError("duplicate supplier id")
         self._ext_blob, self._ext_off = ext.finish()
         self._name_blob, self._name_off = names.finish()
-        self._lat = np.asarray(lat, dtype=np.float64)
-        self._lon = np.asarray(lon, dtype=np.float64)
-        self._xyz = unit_vectors(self._lat, self._lon)
-        self._sme = np.frombuffer(sme, dtype=np.int8).astype(bool)
-        self._vcse = np.frombuffer(vcse, dtype=np.int8).astype(bool)
-        self._service_radius = np.frombuffer(service_radius, dtype=np.float64).copy()
-        self._recent_awards = np.frombuffer(recent_awards, dtype=np.int32).copy()
-        self._min_val = np.frombuffer(min_val, dtype=np.float64).copy()
-        self._max_val = np.frombuffer(max_val, dtype=np.float64).copy()
+        self._lat = _drain(lat, np.float64)
+        self._lon = _drain(lon, np.float64)
+        self._xyz = np.empty((3, n), dtype=np.float32)
+        for a in range(0, n, BUILD_BLOCK):
+            z = a + BUILD_BLOCK
+            self._xyz[:, a:z] = unit_vectors(self._lat[a:z], self._lon[a:z])
+        self._sme = _drain(sme, np.bool_)
+        self._vcse = _drain(vcse, np.bool_)
+        self._service_radius = _drain(service_radius, np.float64)
+        self._recent_awards = _drain(recent_awards, np.int32)
+        self._min_val = _drain(min_val, np.float64)
+        self._max_val = _drain(max_val, np.float64)
 
-        hashes = np.fromiter((tie_hash(self.external_id(d)) for d in range(n)),
-                             dtype=np.uint64, count=n)
-        order = np.lexsort((self._ids, hashes))
+        order = np.lexsort((self._ids, _drain(hashes, np.uint64)))
         self._tie_rank = np.empty(n, dtype=np.int32)
         self._tie_rank[order] = np.arange(n, dtype=np.int32)
+        del order
 
-        la_vocab = sorted({c for c in la_codes if c})
+        la_vocab, la_docs, la_keys, _ = la_rows.finish()
         self._la_id = {c: i for i, c in enumerate(la_vocab)}
-        self._la = np.fromiter(
-            (self._la_id[c] if c else -1 for c in la_codes), dtype=np.int32, count=n
-        )
-        self._build_lots(lots)
-        self._build_cpv(np.asarray(cpv_docs, dtype=np.int32),
-                        np.asarray(cpv_codes, dtype=np.int64))
-        self._build_accreditations(acc_rows)
-        self._build_commitments(sv_rows)
+        self._la = np.full(n, -1, dtype=np.int32)
+        self._la[la_docs] = la_keys
 
         self._terms = terms
         self._term_id = term_id
+        self._build_postings(analysed)
+        analysed.clear()
+        self._build_cpv(_drain(cpv_docs, np.int32), _drain(cpv_codes, np.int32),
+                        cpv_cache.values())
+        self._build_lots(lot_rows)
+        self._build_accreditations(acc_rows)
+        self._build_commitments(sv_rows)
+
         # sorted, so that explanations do not depend on which supplier was indexed first
         self._surfaces = [tuple(s) if t.startswith("~") else tuple(sorted(s))
                           for t, s in zip(terms, surfaces, strict=True)]
         self._surface_tid = surface_tid
-        counts = np.concatenate(field_counts) if field_counts else np.zeros((0, 4), np.int64)
-        self._build_postings(token_chunks, counts[:, 0], counts[:, 1], counts[:, 2],
-                             counts[:, 3])
-        token_chunks.clear()
         self._build_fuzzy_buckets()
         self._fuzzy_cache: dict[str, tuple[tuple[int, float, str], ...]] = {}
         return self
 
-    def _build_lots(self, lots: list[frozenset[str]]) -> None:
-        vocab = sorted({lot for group in lots for lot in group})
+    def _build_lots(self, rows: _KeyedRows) -> None:
+        vocab, docs, keys, _ = rows.finish()
         self._lot_id = {lot: i for i, lot in enumerate(vocab)}
-        docs = [d for d, group in enumerate(lots) for _ in group]
-        keys = [self._lot_id[lot] for group in lots for lot in sorted(group)]
-        self._has_lots = np.fromiter((bool(g) for g in lots), dtype=bool, count=len(lots))
-        indptr, order = _csr(np.asarray(keys, dtype=np.int64), len(vocab))
+        self._has_lots = np.bincount(docs, minlength=self.size) > 0
+        indptr, order = _csr(keys, len(vocab))
         self._lot_indptr = indptr
-        self._lot_docs = np.asarray(docs, dtype=np.int32)[order]
+        self._lot_docs = docs[order]
 
-    def _build_cpv(self, docs: I32, codes: npt.NDArray[np.int64]) -> None:
-        # every (supplier, significant prefix) pair, vectorised: prefix key = length·10^8 +
-        # the prefix's digits, so "45" (division) and "450" (a group) stay distinct
-        trailing = np.zeros(len(codes), dtype=np.int64)
+    def _build_cpv(self, docs: I32, codes: I32, distinct: Iterable[int]) -> None:
+        """Posting lists per significant CPV prefix, and each supplier's own codes.
+
+        ``docs``/``codes``: one row per (supplier, code), suppliers ascending, each one's
+        codes in its own order; ``distinct``: the codes that occur (repeats allowed).
+        """
+        n = self.size
+        # per supplier codes, for explanations: the rows are already in supplier order
+        self._doc_cpv_indptr = row_at = _doc_indptr(docs, n)
+        self._doc_cpv = codes
+        self._has_cpv = np.diff(row_at) > 0
+
+        # the distinct codes' significant prefixes, numbered in key order: key = length·10^8 +
+        # the prefix's digits, so "45" (a division) and "450" (a group) stay distinct.
+        # prefix_of[length - 2, i]: the number of code i's prefix of that length, or -1
+        known = np.unique(np.fromiter(distinct, dtype=np.int64))
+        trailing = np.zeros(len(known), dtype=np.int64)
         for zeros in range(1, 7):
-            trailing[codes % 10**zeros == 0] = zeros
-        sig_len = 8 - trailing
-        # one prefix length at a time (keys of different lengths never collide, and in
-        # ascending length order they come out sorted): bounded temporaries at 1M suppliers
-        doc_parts, key_parts = [], []
-        for length in range(2, 9):
-            on = sig_len >= length
-            pairs = np.sort(((length * 10**8 + codes[on] // 10 ** (8 - length)) << 32)
-                            | docs[on].astype(np.int64))
-            if len(pairs):
-                pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-            doc_parts.append((pairs & 0xFFFFFFFF).astype(np.int32))
-            key_parts.append(pairs >> 32)
-        prefix = np.concatenate(key_parts)
-        starts = np.flatnonzero(np.concatenate(([True], prefix[1:] != prefix[:-1])))
-        keys = prefix[starts] if len(prefix) else np.zeros(0, np.int64)
+            trailing[known % 10**zeros == 0] = zeros
+        lengths = np.arange(2, 9, dtype=np.int64)[:, None]
+        keys = lengths * 10**8 + known // 10 ** (8 - lengths)
+        significant = lengths <= 8 - trailing
+        prefix_keys = np.unique(keys[significant])
+        prefix_of = np.where(significant, np.searchsorted(prefix_keys, keys), -1).astype(np.int32)
         self._cpv_prefix = {
-            f"{int(k) % 10**8:0{int(k) // 10**8}d}": i for i, k in enumerate(keys)
+            f"{int(k) % 10**8:0{int(k) // 10**8}d}": i for i, k in enumerate(prefix_keys)
         }
-        self._cpv_indptr = np.append(starts, len(prefix)).astype(np.int64)
-        self._cpv_docs = np.concatenate(doc_parts)  # sorted by prefix, then doc
-        del prefix, key_parts
-        # per supplier codes, for explanations
-        indptr, order = _csr(docs.astype(np.int64), self.size)
-        self._doc_cpv_indptr = indptr
-        self._doc_cpv = codes.astype(np.int32)[order]
-        self._has_cpv = np.diff(indptr) > 0
+        # numpy sorts 16-bit keys by radix, in linear time
+        group_dtype = np.uint16 if len(prefix_keys) <= 1 << 16 else np.int32
 
-    def _build_accreditations(self, rows: list[tuple[int, str, int]]) -> None:
-        vocab = sorted({name for _, name, _ in rows})
+        def block_pairs(a: int, z: int) -> tuple[I32, I32]:
+            """(prefix number, supplier) for suppliers a:z and each of their significant
+            prefixes, once each (two codes often share a prefix), grouped by prefix with
+            suppliers ascending in each group."""
+            span = slice(row_at[a], row_at[z])
+            rows = (docs[span].astype(np.int64) << 32) | codes[span]
+            rows.sort()  # each supplier's codes ascending: a shared prefix repeats in a row
+            suppliers = (rows >> 32).astype(np.int32)
+            prefixes = prefix_of[:, np.searchsorted(known, rows & 0xFFFFFFFF)]
+            keep = prefixes >= 0
+            keep[:, 1:] &= (prefixes[:, 1:] != prefixes[:, :-1]) | (
+                suppliers[1:] != suppliers[:-1]
+            )
+            found = prefixes[keep]
+            order = np.argsort(found.astype(group_dtype), kind="stable")
+            return found[order], np.broadcast_to(suppliers, prefixes.shape)[keep][order]
+
+        # two passes over blocks of suppliers (bounded temporaries at 1M suppliers): the
+        # size of each list, then the lists written in place
+        blocks = [(a, min(a + BUILD_BLOCK, n)) for a in range(0, n, BUILD_BLOCK)]
+        sizes = np.zeros(len(prefix_keys), dtype=np.int64)
+        for a, z in blocks:
+            sizes += np.bincount(block_pairs(a, z)[0], minlength=len(prefix_keys))
+        self._cpv_indptr = np.zeros(len(prefix_keys) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._cpv_indptr[1:])
+        self._cpv_docs = np.empty(int(self._cpv_indptr[-1]), dtype=np.int32)
+        write = self._cpv_indptr[:-1].copy()
+        for a, z in blocks:
+            found, suppliers = block_pairs(a, z)
+            self._cpv_docs[_scatter(write, found)] = suppliers
+
+    def _build_accreditations(self, rows: _KeyedRows) -> None:
+        vocab, docs, keys, expiry = rows.finish(np.int32)
         self._acc_id = {name: i for i, name in enumerate(vocab)}
         self._acc_names = vocab
-        keys = np.asarray([self._acc_id[name] for _, name, _ in rows], dtype=np.int64)
-        docs = np.asarray([d for d, _, _ in rows], dtype=np.int32)
-        expiry = np.asarray([e for _, _, e in rows], dtype=np.int32)
         indptr, order = _csr(keys, len(vocab))
         self._acc_indptr, self._acc_docs, self._acc_expiry = indptr, docs[order], expiry[order]
-        indptr, order = _csr(docs.astype(np.int64), self.size)
-        self._doc_acc_indptr = indptr
-        self._doc_acc_name = keys.astype(np.int32)[order]
-        self._doc_acc_expiry = expiry[order]
+        # per supplier, for explanations: the rows are already in supplier order
+        self._doc_acc_indptr = _doc_indptr(docs, self.size)
+        self._doc_acc_name = keys.astype(np.int32)
+        self._doc_acc_expiry = expiry
 
-    def _build_commitments(self, rows: list[tuple[int, str, float]]) -> None:
-        vocab = sorted({code for _, code, _ in rows})
+    def _build_commitments(self, rows: _KeyedRows) -> None:
+        vocab, docs, keys, qty = rows.finish(np.float64)
         self._sv_id = {code: i for i, code in enumerate(vocab)}
-        summed: dict[tuple[int, str], float] = {}
-        for doc, code, quantity in rows:
-            if quantity > 0:  # a zero pledge is no commitment; repeats of one option add up
-                summed[(doc, code)] = summed.get((doc, code), 0.0) + quantity
-        keys = np.asarray([self._sv_id[c] for _, c in summed], dtype=np.int64)
-        docs = np.asarray([d for d, _ in summed], dtype=np.int32)
-        qty = np.asarray(list(summed.values()), dtype=np.float64)
         indptr, order = _csr(keys, len(vocab))
         self._sv_indptr, self._sv_docs, self._sv_qty = indptr, docs[order], qty[order]
 
-    def _build_postings(self, token_chunks: list[I32], n_desc: npt.NDArray[np.int64],
-                        n_kw: npt.NDArray[np.int64], n_name: npt.NDArray[np.int64],
-                        len_desc: npt.NDArray[np.int64]) -> None:
+    def _build_postings(self, texts: _TokenStore) -> None:
+        """BM25F posting lists in two passes over the suppliers' analysed texts: document
+        frequencies first, then each chunk's postings written into preallocated arrays."""
         p = self.params
         n, v = self.size, len(self._terms)
-        per_doc = (n_desc + n_kw + n_name).astype(np.int64)
-        avg_len = float(len_desc.sum()) / n if n else 0.0
+        avg_len = float(texts.description_words()) / n if n else 0.0
         if avg_len <= 0:
             avg_len = 1.0
-        desc_norm = (1.0 - p.b) + p.b * (len_desc / avg_len)  # float64, per supplier
 
-        # token chunk i holds the terms of suppliers bounds[i]:bounds[i+1], supplier by
-        # supplier, each supplier's description, keywords, then name
-        bounds = [0]
-        for chunk_docs in (TOKENISE_CHUNK,) * (n // TOKENISE_CHUNK) + (n % TOKENISE_CHUNK,):
-            if chunk_docs:
-                bounds.append(bounds[-1] + chunk_docs)
-
-        def chunk_pairs(i: int) -> tuple[I32, I32, F64]:
-            """Unique (term, doc) pairs of token chunk ``i`` with their BM25F tf~."""
-            a, z = bounds[i], bounds[i + 1]
-            t = token_chunks[i].astype(np.int64)
-            docs = np.repeat(np.arange(a, z, dtype=np.int64), per_doc[a:z])
-            start = np.zeros(z - a, dtype=np.int64)
-            np.cumsum(per_doc[a : z - 1], out=start[1:])
-            pos = np.arange(len(t), dtype=np.int64) - np.repeat(start, per_doc[a:z])
-            nd = np.repeat(n_desc[a:z], per_doc[a:z])
-            nk = np.repeat(n_kw[a:z], per_doc[a:z])
+        def chunk_pairs(first: int, counts: I32, terms: npt.NDArray[np.integer[Any]]
+                        ) -> tuple[I32, I32, F64]:
+            """Unique (term, doc) pairs of a chunk (suppliers numbered from ``first``) with
+            their BM25F tf~."""
+            n_desc, n_kw, n_name, len_desc = counts.astype(np.int64).T
+            per_doc = n_desc + n_kw + n_name
+            size = len(per_doc)
+            t = terms.astype(np.int64)
+            local = np.repeat(np.arange(size, dtype=np.int64), per_doc)
+            start = np.zeros(size, dtype=np.int64)
+            np.cumsum(per_doc[:-1], out=start[1:])
+            pos = np.arange(len(t), dtype=np.int64) - np.repeat(start, per_doc)
+            nd = np.repeat(n_desc, per_doc)
+            nk = np.repeat(n_kw, per_doc)
+            desc_norm = (1.0 - p.b) + p.b * (len_desc / avg_len)
             weight = np.where(
                 pos < nd,
-                1.0 / desc_norm[docs],
+                1.0 / desc_norm[local],
                 np.where(pos < nd + nk, p.keyword_weight, p.name_weight),
             )
-            key = (docs << 32) | t
+            key = ((local + first) << 32) | t
             uniq, inverse = np.unique(key, return_inverse=True)
             tf = np.bincount(inverse.ravel(), weights=weight, minlength=len(uniq))
             return (uniq & 0xFFFFFFFF).astype(np.int32), (uniq >> 32).astype(np.int32), tf
 
         df = np.zeros(v, dtype=np.int64)
-        for i in range(len(bounds) - 1):
-            t, _, _ = chunk_pairs(i)
+        for chunk in texts.chunks():
+            t, _, _ = chunk_pairs(*chunk)
             df += np.bincount(t, minlength=v)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         indptr = np.zeros(v + 1, dtype=np.int64)
@@ -420,18 +569,16 @@ class Index:
         # float16 impacts: 3 significant digits are plenty to rank by, and a million suppliers'
         # postings fit in half the memory
         post_impact = np.empty(int(indptr[-1]), dtype=np.float16)
+        # chunks in supplier order, so every posting list comes out sorted by supplier
         write = indptr[:-1].copy()
         k1 = p.k1
-        for i in range(len(bounds) - 1):
-            t, d, tf = chunk_pairs(i)
+        for chunk in texts.chunks():
+            t, d, tf = chunk_pairs(*chunk)
             order = np.argsort(t, kind="stable")
             t, d, tf = t[order], d[order], tf[order]
-            counts = np.bincount(t, minlength=v)
-            run_start = np.cumsum(counts) - counts
-            pos = write[t] + (np.arange(len(t)) - run_start[t])
+            pos = _scatter(write, t)
             post_docs[pos] = d
             post_impact[pos] = idf[t] * (tf * (k1 + 1.0) / (k1 + tf))
-            write += counts
         self._df = df
         self._idf = idf
         self._post_indptr = indptr
