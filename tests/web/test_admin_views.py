@@ -186,6 +186,9 @@ def test_edit_supplier(app_context: Flask, client: Any, signed_in: User) -> None
         ({"min_contract_value": "lots"}, "is not a number"),
         ({"company_number": "Acme House"}, "is not a Companies House number"),
         ({"min_contract_value": "500", "max_contract_value": "100"}, "less than the minimum"),
+        ({"name": "Acme\x00 Ltd"}, "Name must not contain control characters"),
+        ({"description": "Roofs \x1b[31m"}, "Description must not contain control characters"),
+        ({"website": "https://acme.example/\x7f"}, "Website must not contain control characters"),
     ],
 )
 def test_edit_supplier_errors(app_context: Flask, client: Any, signed_in: User,
@@ -412,6 +415,22 @@ def test_lots_add_and_rename(app_context: Flask, client: Any, signed_in: User) -
     db.session.expire_all()
     lot = db.session.get(Lot, lot.id)
     assert lot.name == "Lifts and escalators" and lot.code == "L9"  # the code never changes
+
+
+@pytest.mark.parametrize("name", ["Lifts\x00", "Lifts\r\nand more", "\x1b[2JLifts"])
+def test_admin_text_with_control_characters_is_refused(
+    app_context: Flask, client: Any, signed_in: User, name: str
+) -> None:
+    framework = make_framework(lots=("L1",))
+    db.session.commit()
+    response = client.post("/admin/lots/new", data={
+        "framework_id": str(framework.id), "code": "L9", "name": name, "description": "ok\nok"})
+    assert response.status_code == 400
+    assert "Name must not contain control characters" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Lot).where(Lot.code == "L9")) is None
+    org = client.post("/admin/organisations/new", data={"name": name, "type": "housing"})
+    assert org.status_code == 400
+    assert "Name must not contain control characters" in org.get_data(as_text=True)
 
 
 def test_catalogue_new_version(app_context: Flask, client: Any, signed_in: User) -> None:

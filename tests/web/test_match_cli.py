@@ -97,6 +97,33 @@ def test_batch_contract(runner, register: Flask, tmp_path: Path) -> None:  # typ
     assert q5["results"][0]["breakdown"]["social_value_gbp"] > 0
 
 
+@pytest.mark.parametrize(("line", "field"), [
+    ('{"id": "h", "need": "roofing", "lat": 1%s, "lon": -2.8}' % ("0" * 400), "lat"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "radius_km": 1%s}' % ("0" * 400),
+     "radius_km"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "contract_value": 9%s}'
+     % ("9" * 400), "contract_value"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "limit": 1e309}', "limit"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "offset": -1e309}', "offset"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "weights": {"distance": 1%s}}'
+     % ("0" * 400), "weights"),
+    ('{"id": "h", "need": "roofing", "postcode": "L34 1AB", "cpv_codes": ["%s"]}'
+     % ("\\u001b" * 500), "cpv_codes"),
+])
+def test_batch_numbers_too_big_are_an_error_line_not_a_crash(  # type: ignore[no-untyped-def]
+    runner, register: Flask, tmp_path: Path, line: str, field: str
+) -> None:
+    queries, output = tmp_path / "queries.jsonl", tmp_path / "results.jsonl"
+    good = json.dumps({"id": "ok", "need": "external wall insulation", "postcode": "L34 1AB"})
+    queries.write_text(f"{line}\n{good}\n")
+    result = runner.invoke(args=["match", "--batch", str(queries), "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    bad, ok = (json.loads(text) for text in output.read_text().splitlines())
+    assert bad["line"] == 1 and field in bad["error"] and len(bad["error"]) < 300
+    assert "\x1b" not in bad["error"]
+    assert ok["id"] == "ok" and ok["results"]
+
+
 def test_index_follows_the_data_version(register: Flask) -> None:
     before = get_index()
     assert get_index() is before  # no change, no rebuild

@@ -38,6 +38,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from web.forms.validators import NoControlCharacters
 from web.models import Lot, OrganisationType, Role, Supplier
 from web.postcodes import PostcodeDirectory
 from web.services import admin as service
@@ -65,7 +66,23 @@ def add_error(field: Any, message: str) -> None:
     _errors(field).append(message)
 
 
-class SupplierSearchForm(FlaskForm):
+class AdminForm(FlaskForm):
+    """A form whose every text field refuses control characters (a text area allows tab
+    and new lines): PostgreSQL cannot store NUL, and the others garble pages and exports."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        extra: dict[str, list[Any]] = {k: list(v) for k, v in (extra_validators or {}).items()}
+        for name, field in self._fields.items():
+            if isinstance(field, StringField) and not isinstance(field, FileField):
+                label = field.label.text.removesuffix(" (optional)")
+                extra.setdefault(name, []).append(NoControlCharacters(
+                    f"{label} must not contain control characters",
+                    multiline=isinstance(field, TextAreaField),
+                ))
+        return bool(super().validate(extra_validators=extra))
+
+
+class SupplierSearchForm(AdminForm):
     """Find suppliers on the register (a GET form: no CSRF token)."""
 
     class Meta:
@@ -84,7 +101,7 @@ class SupplierSearchForm(FlaskForm):
     submit = SubmitField("Search", widget=GovSubmitInput())
 
 
-class SupplierForm(FlaskForm):
+class SupplierForm(AdminForm):
     """The supplier's main fields, lots, accreditations and commitments."""
 
     name = StringField("Name", widget=GovTextInput(),
@@ -206,7 +223,7 @@ class SupplierForm(FlaskForm):
         return edit if ok else None
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(AdminForm):
     """Deactivate or reactivate a supplier, saying why."""
 
     reason = TextAreaField(
@@ -216,7 +233,7 @@ class ReasonForm(FlaskForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
-class ImportUploadForm(FlaskForm):
+class ImportUploadForm(AdminForm):
     """Choose a supplier file to check."""
 
     file = FileField("Upload a file", widget=GovFileInput(),
@@ -230,7 +247,7 @@ class ImportUploadForm(FlaskForm):
     submit = SubmitField("Check the file", widget=GovSubmitInput())
 
 
-class ImportConfirmForm(FlaskForm):
+class ImportConfirmForm(AdminForm):
     """Import a checked upload (or check it again with other options)."""
 
     token = HiddenField(validators=[DataRequired(), Length(max=80)])
@@ -241,7 +258,7 @@ class ImportConfirmForm(FlaskForm):
         return self.skip_invalid.data == "1"
 
 
-class LotForm(FlaskForm):
+class LotForm(AdminForm):
     """Add a lot, or rename one (the code and framework are then fixed)."""
 
     framework_id = SelectField("Framework", widget=GovSelect(), coerce=int, choices=[],
@@ -258,7 +275,7 @@ class LotForm(FlaskForm):
     submit = SubmitField("Save lot", widget=GovSubmitInput())
 
 
-class CatalogueForm(FlaskForm):
+class CatalogueForm(AdminForm):
     """A new catalogue version as JSON, started from the current version."""
 
     catalogue_json = TextAreaField(
@@ -271,7 +288,7 @@ class CatalogueForm(FlaskForm):
     submit = SubmitField("Publish this version", widget=GovSubmitInput())
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(AdminForm):
     """A member organisation's name and type."""
 
     name = StringField("Name", widget=GovTextInput(),
@@ -283,7 +300,7 @@ class OrganisationForm(FlaskForm):
     submit = SubmitField("Save organisation", widget=GovSubmitInput())
 
 
-class SiteForm(FlaskForm):
+class SiteForm(AdminForm):
     """A site of a member organisation, placed by its postcode."""
 
     name = StringField("Site name", widget=GovTextInput(),
@@ -296,13 +313,13 @@ class SiteForm(FlaskForm):
     submit = SubmitField("Add site", widget=GovSubmitInput())
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AdminForm):
     """A confirmation (the form is for its CSRF token)."""
 
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
-class UserForm(FlaskForm):
+class UserForm(AdminForm):
     """A new user."""
 
     name = StringField("Full name", widget=GovTextInput(),
@@ -326,7 +343,7 @@ class UserForm(FlaskForm):
     submit = SubmitField("Add user", widget=GovSubmitInput())
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(AdminForm):
     """Filter the audit trail (a GET form: no CSRF token)."""
 
     class Meta:
@@ -338,7 +355,7 @@ class AuditFilterForm(FlaskForm):
     submit = SubmitField("Filter", widget=GovSubmitInput())
 
 
-class MergeForm(FlaskForm):
+class MergeForm(AdminForm):
     """Merge a pair: which supplier survives."""
 
     survivor_id = RadioField("Which supplier should remain on the register?",
@@ -349,7 +366,7 @@ class MergeForm(FlaskForm):
     submit = SubmitField("Merge suppliers", widget=GovSubmitInput())
 
 
-class NotDuplicateForm(FlaskForm):
+class NotDuplicateForm(AdminForm):
     """Rule a pair out."""
 
     reason = TextAreaField("Why are they different suppliers? (optional)",

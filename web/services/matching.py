@@ -52,6 +52,7 @@ from web.models import (
 from web.models import SocialValueOption as OptionRow
 from web.postcodes import PostcodeDirectory, PostcodeError
 from web.services.catalogue import thesaurus_groups
+from web.services.supplier_files import quote_cell
 from web.services.versions import version_token
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,10 @@ def _location(
 def _float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits (JSON allows it)
+        raise ValueError("must be a finite number") from None
     if not math.isfinite(number):
         raise ValueError("must be a finite number")
     return number
@@ -374,7 +378,7 @@ def _cpv_list(value: Any) -> tuple[str, ...]:
             codes.append(normalise_cpv(raw))
         except ValueError:
             raise ValueError(
-                f"{raw!r} is not a CPV code (8 digits, optional check digit)"
+                f"'{quote_cell(raw)}' is not a CPV code (8 digits, optional check digit)"
             ) from None
     return tuple(codes)
 
@@ -438,15 +442,24 @@ def _weights(value: Any) -> Weights:
     return Weights(**{key: _float(raw) for key, raw in value.items()})
 
 
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    try:
+        return int(value)
+    except OverflowError:  # int(float("inf")): JSON's 1e309
+        raise ValueError("must be a finite whole number") from None
+
+
 def _limit(value: Any) -> int:
-    number = int(value)
+    number = _int(value)
     if not 1 <= number <= MAX_LIMIT:
         raise ValueError(f"must be between 1 and {MAX_LIMIT}")
     return number
 
 
 def _offset(value: Any) -> int:
-    number = int(value)
+    number = _int(value)
     if number < 0:
         raise ValueError("must not be negative")
     return number
