@@ -13,7 +13,10 @@ import re
 
 __all__ = ["LEVEL_CREDIT", "LEVEL_NAMES", "cpv_credit", "normalise_cpv", "significant"]
 
-_CPV_RE = re.compile(r"^\s*(\d{2,8})(?:-\d)?\s*$")
+# "\d" is any script's decimal digit (full-width ４５, Arabic-Indic ٤٥, …): they are read as
+# the digits they are, and the code is always returned in ASCII digits.
+_CPV_RE = re.compile(r"\s*(\d{2,8})(?:-\d)?\s*")
+MAX_QUOTED_CHARS = 20  # characters of a bad code quoted in the error message
 
 #: Credit for a common ancestor of the given number of significant digits. A shared division
 #: (45 construction) says little; a shared category (45421 joinery) is nearly the same trade.
@@ -37,12 +40,21 @@ def normalise_cpv(code: str) -> str:
     >>> normalise_cpv("4532")
     '45320000'
 
+    Digits of any script (full-width ``４５３２``, as some input methods type them) are read
+    as the ASCII digits they are.
+
     :raise ValueError: when ``code`` is not 2–8 digits with an optional ``-d`` check digit.
     """
-    match = _CPV_RE.match(str(code))
+    text = str(code)
+    match = _CPV_RE.fullmatch(text)
     if not match:
-        raise ValueError(f"not a CPV code: {code!r}")
-    return match.group(1).ljust(8, "0")
+        # repr() escapes control characters; the cut keeps a pasted document out of it.
+        quoted = text if len(text) <= MAX_QUOTED_CHARS else text[:MAX_QUOTED_CHARS] + "…"
+        raise ValueError(f"not a CPV code: {quoted!r}")
+    digits = match.group(1)
+    if not digits.isascii():
+        digits = "".join(str(int(digit)) for digit in digits)
+    return digits.ljust(8, "0")
 
 
 def significant(code: str) -> str:

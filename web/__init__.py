@@ -37,6 +37,14 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,  # bytes; largest upload (supplier import files)
+        # Any other body (a URL-encoded form, JSON) is text a person typed or pasted: the
+        # largest is a social-value catalogue of up to 500,000 characters of JSON, which
+        # URL-encoding can triple. See _limit_text_bodies.
+        MAX_TEXT_BODY_LENGTH=2 * 1024 * 1024,  # bytes
+        # Werkzeug applies these two to multipart forms only (URL-encoded ones are bounded
+        # by the body's length alone): bytes of one text field, and fields and files.
+        MAX_FORM_MEMORY_SIZE=500_000,
+        MAX_FORM_PARTS=1000,
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
@@ -51,6 +59,7 @@ def create_app(
     from web.extensions import csrf, limiter
 
     ops.init_app(app)  # request ids, one JSON log line per request, /readyz
+    _limit_text_bodies(app)  # before CSRFProtect's hook, which reads the form
     db_setup.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -61,6 +70,24 @@ def create_app(
     views.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _limit_text_bodies(app: Flask) -> None:
+    """Hold every request but a multipart upload to ``MAX_TEXT_BODY_LENGTH`` bytes.
+
+    ``MAX_CONTENT_LENGTH`` is sized for uploaded files; a URL-encoded form is read whole
+    into memory before any field's own length limit is checked, so without this a sign-in
+    form could be 20 MB. Too large a body is a 413.
+    """
+    from flask import request
+
+    @app.before_request
+    def _limit() -> None:
+        if request.mimetype != "multipart/form-data":
+            request.max_content_length = min(
+                request.max_content_length or app.config["MAX_TEXT_BODY_LENGTH"],
+                app.config["MAX_TEXT_BODY_LENGTH"],
+            )
 
 
 def _configure_logging(app: Flask) -> None:

@@ -16,6 +16,7 @@ from web.extensions import db
 
 API_PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
+FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 # Status codes with a page of their own in templates/errors/; others use errors/error.html.
 ERROR_PAGES = frozenset({400, 403, 404, 405, 413, 429, 500, 503})
@@ -39,6 +40,8 @@ def handle_http_error(error: HTTPException) -> Response | tuple[Response | str, 
         "name": error.name,
         "csrf_expired": isinstance(error, CSRFError),
         "max_upload_mb": _max_upload_mb(),
+        # A form without files (URL-encoded) too large is not "a file" too big.
+        "form_too_big": code == 413 and request.mimetype == FORM_URLENCODED,
     }
     response = current_app.make_response((render_template(template, **context), code))
     _copy_headers(error, response)

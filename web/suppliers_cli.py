@@ -68,6 +68,9 @@ def import_command(
                 skip_invalid=rejects_path is not None,
                 progress=bar.update,
             )
+    except ImportFileError as error:  # a header that cannot work, found while importing
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
     except BaseException:
         db.session.rollback()
         raise

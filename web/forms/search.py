@@ -82,7 +82,12 @@ DEFAULT_WEIGHT_VALUES: Mapping[str, str] = {
     name: f"{getattr(DEFAULT_WEIGHTS, name) * 100:g}" for name, _ in WEIGHT_COMPONENTS
 }
 MAX_WEIGHT = 100.0
+MAX_WEIGHT_CHARS = 10  # "100", "12.5": longer is not a weight of 0 to 100
 MAX_CONTRACT_VALUE = 1e11  # £100bn: anything above is a typo
+MAX_QUOTED_CHARS = 20  # characters of a bad CPV code quoted in its message
+# Shown for an unprintable character (NUL, ESC, a bidi override) of a quoted CPV code: the
+# page must show what was typed, not act on it.
+UNPRINTABLE_SHOWN_AS = "\ufffd"
 SV_PREFIX = "sv-"
 OTHER_POSTCODE = "postcode"
 
@@ -345,11 +350,17 @@ def _validate_weight(form: Any, field: Field) -> None:
     text = (field.data or "").strip()
     if not text:
         return
+    if len(text) > MAX_WEIGHT_CHARS:
+        raise ValidationError(
+            f"{field.label.text} weight must be a number between 0 and 100, like 25"
+        )
     try:
-        weight = _number(text)
+        weight = float(text)
     except ValueError:
         raise ValidationError(f"{field.label.text} weight must be a number, like 25") from None
-    if not 0 <= weight <= MAX_WEIGHT:
+    if math.isnan(weight):
+        raise ValidationError(f"{field.label.text} weight must be a number, like 25")
+    if not 0 <= weight <= MAX_WEIGHT:  # infinity ("1e309") included
         raise ValidationError(f"{field.label.text} weight must be between 0 and 100")
 
 
@@ -358,7 +369,10 @@ def _validate_cpv(form: Any, field: Field) -> None:
         try:
             normalise_cpv(raw)
         except ValueError:
-            shown = raw if len(raw) <= 20 else raw[:20] + "…"
+            shown = "".join(ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS
+                            for ch in raw[:MAX_QUOTED_CHARS])
+            if len(raw) > MAX_QUOTED_CHARS:
+                shown += "…"
             raise ValidationError(
                 f"“{shown}” is not a CPV code. Enter CPV codes as 8 digits, like 45321000"
             ) from None

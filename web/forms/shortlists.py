@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -14,12 +15,35 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import HiddenField, IntegerField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
+from web.forms.validators import NoControlCharacters
+from web.models.base import MAX_ID
 from web.services.shortlists import MAX_NAME_CHARS, MAX_TEXT_CHARS, Outcome
 
 NEW_SHORTLIST = "new"
+# A results page's query string, URL-encoded: its longest part is the need, 5,000
+# characters of up to 9 each ("’" is %E2%80%99), with room for the other fields.
+MAX_SEARCH_CHARS = 60_000
+_ID_RE = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() also takes "²"
+
+
+def _too_long(what: str, limit: int) -> Length:
+    # "5000", not "5,000": the wording the shortlist pages have always used.
+    return Length(max=limit, message=f"{what} must be {limit} characters or fewer")
+
+
+def _no_controls(what: str, *, multiline: bool = False) -> NoControlCharacters:
+    return NoControlCharacters(f"{what} must not contain control characters",
+                               multiline=multiline)
 
 
 class AddEntryForm(FlaskForm):
@@ -30,9 +54,15 @@ class AddEntryForm(FlaskForm):
     """
 
     supplier_id = IntegerField(
-        widget=HiddenInput(), validators=[InputRequired("Choose a supplier to add")]
+        widget=HiddenInput(),
+        validators=[InputRequired("Choose a supplier to add"),
+                    NumberRange(min=1, max=MAX_ID, message="Choose a supplier to add")],
     )
-    search = HiddenField(validators=[Length(max=20_000)])
+    search = HiddenField(validators=[Length(
+        max=MAX_SEARCH_CHARS,
+        message="The search is too long to keep with a shortlist: shorten the description "
+                "of the work and search again",
+    )])
     shortlist_id = RadioField(
         "Which shortlist do you want to add it to?", widget=GovRadioInput(), choices=[],
         description="Your organisation’s draft shortlists, or a new one.",
@@ -41,22 +71,29 @@ class AddEntryForm(FlaskForm):
     new_shortlist_name = StringField(
         "Name of the new shortlist", widget=GovTextInput(),
         description="For example, “Fire doors, Kirkby estate, 2027”",
-        validators=[Optional(), Length(max=MAX_NAME_CHARS)],
+        validators=[Optional(), _too_long("Name of the new shortlist", MAX_NAME_CHARS),
+                    _no_controls("Name of the new shortlist")],
     )
     reason = TextAreaField(
         "Why are you adding this supplier? (optional)", widget=GovTextArea(),
-        validators=[Optional(), Length(max=MAX_TEXT_CHARS)],
+        validators=[Optional(), _too_long("Reason", MAX_TEXT_CHARS),
+                    _no_controls("Reason", multiline=True)],
     )
     submit = SubmitField("Add to shortlist", widget=GovSubmitInput())
 
     def existing_shortlist_id(self) -> int | None:
-        """The chosen draft's id, or None for a new shortlist."""
+        """The chosen draft's id, or None for a new shortlist (once validated)."""
         value = (self.shortlist_id.data or NEW_SHORTLIST).strip()
         return None if value == NEW_SHORTLIST else int(value)
 
+    def chosen_supplier_id(self) -> int | None:
+        """The supplier's id if it is one an id can be, else None (even before validating)."""
+        value = self.supplier_id.data
+        return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
+
     def validate_shortlist_id(self, field: RadioField) -> None:
         value = (field.data or NEW_SHORTLIST).strip()
-        if value != NEW_SHORTLIST and not value.isdigit():
+        if value != NEW_SHORTLIST and not (_ID_RE.fullmatch(value) and int(value) <= MAX_ID):
             raise ValidationError("Choose one of your draft shortlists, or a new shortlist")
 
     def validate_new_shortlist_name(self, field: StringField) -> None:
@@ -71,12 +108,14 @@ class EditShortlistForm(FlaskForm):
 
     name = StringField(
         "Name", widget=GovTextInput(),
-        validators=[DataRequired("Enter a name for the shortlist"), Length(max=MAX_NAME_CHARS)],
+        validators=[DataRequired("Enter a name for the shortlist"),
+                    _too_long("Name", MAX_NAME_CHARS), _no_controls("Name")],
     )
     notes = TextAreaField(
         "Notes", widget=GovTextArea(),
         description="For your organisation: what the shortlist is for, decisions, next steps.",
-        validators=[Optional(), Length(max=MAX_TEXT_CHARS)],
+        validators=[Optional(), _too_long("Notes", MAX_TEXT_CHARS),
+                    _no_controls("Notes", multiline=True)],
     )
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
@@ -89,7 +128,7 @@ class RemoveEntryForm(FlaskForm):
         description="For example, “No capacity until next spring” or “Gas Safe registration "
                     "expired”.",
         validators=[DataRequired("Enter why you are removing this supplier"),
-                    Length(max=MAX_TEXT_CHARS)],
+                    _too_long("Reason", MAX_TEXT_CHARS), _no_controls("Reason", multiline=True)],
     )
     submit = SubmitField("Remove supplier", widget=GovSubmitInput())
 
@@ -121,12 +160,12 @@ class OutcomeForm(FlaskForm):
     value = StringField(
         "Contract value, in pounds", widget=GovTextInput(),
         description="The value of the contract awarded, for example £250,000",
-        validators=[Length(max=30)],
+        validators=[_too_long("Contract value", 30)],
     )
     note = TextAreaField(
         "Note", widget=GovTextArea(),
         description="Required when none was suitable: say why.",
-        validators=[Length(max=MAX_TEXT_CHARS)],
+        validators=[_too_long("Note", MAX_TEXT_CHARS), _no_controls("Note", multiline=True)],
     )
     submit = SubmitField("Record outcome", widget=GovSubmitInput())
 

@@ -24,6 +24,8 @@ def utcnow() -> dt.datetime:
 
 
 intpk = Annotated[int, so.mapped_column(primary_key=True)]
+#: The largest id: ids are 32-bit integers in PostgreSQL, so a larger one is no row's.
+MAX_ID = 2**31 - 1
 created_at = Annotated[
     dt.datetime, so.mapped_column(sa.DateTime(timezone=True), default=utcnow, nullable=False)
 ]

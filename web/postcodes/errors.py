@@ -11,10 +11,19 @@ VALID_FORMAT_HINT = (
 
 # Longest user text echoed back in a message; longer input is cut short.
 MAX_ECHO_CHARS = 24
+# Shown for each unprintable character of the input (a control character such as NUL or
+# an escape sequence's ESC, a bidi override, a lone surrogate): messages reach pages and
+# terminals, which must show what was typed, not act on it.
+UNPRINTABLE_SHOWN_AS = "\ufffd"
 
 
 def _echo(text: str) -> str:
-    return text if len(text) <= MAX_ECHO_CHARS else f"{text[:MAX_ECHO_CHARS]}…"
+    """The start of ``text`` as a message quotes it: printable and at most
+    :data:`MAX_ECHO_CHARS` characters, then "…"."""
+    shown = "".join(
+        ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS for ch in text[:MAX_ECHO_CHARS]
+    )
+    return shown if len(text) <= MAX_ECHO_CHARS else f"{shown}…"
 
 
 class PostcodeError(Exception):

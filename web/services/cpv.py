@@ -29,7 +29,13 @@ from matcher import normalise_cpv
 from matcher.cpv import significant
 from web.extensions import db
 from web.models import CpvCode, Supplier
-from web.services.supplier_files import ImportFileError, Source, Table, read_table
+from web.services.supplier_files import (
+    ImportFileError,
+    Source,
+    Table,
+    quote_cell,
+    read_table,
+)
 
 __all__ = [
     "CpvImportReport",
@@ -45,11 +51,14 @@ __all__ = [
     "supplier_counts",
 ]
 
-CODE8_RE = re.compile(r"^\d{8}$")
-CODE_WITH_CHECK_RE = re.compile(r"^(\d{8})-(\d)$")
+# ASCII digits only: the EU's list is written in them, and "\d" would take any script's.
+CODE8_RE = re.compile(r"[0-9]{8}")
+CODE_WITH_CHECK_RE = re.compile(r"([0-9]{8})-([0-9])")
 WORD_RE = re.compile(r"[^\W_]+")
 MIN_WORD_CHARS = 2  # shorter words in a query are ignored ("of", "a")
 MAX_WORDS = 6  # words of a query used; more say nothing new
+QUOTED_CELL_CHARS = 20  # characters of a bad code a problem quotes (a code is 8 to 10)
+HEADINGS_LISTED = 10  # headings an unrecognised header's message lists
 INSERT_BATCH = 1000  # rows per INSERT statement
 
 # Header names (lower case) of each layout's columns.
@@ -158,7 +167,7 @@ def import_cpv(
         raise ImportFileError(
             f"{name}: the header must name a code column (CODE, or cpv8 and cpv_code) and "
             "an English description column (EN, or description_en); found: "
-            + ", ".join(h for h in table.header if h.strip())
+            + _listed([h for h in table.header if h.strip()])
         )
     report.layout = ", ".join(table.header[i].strip() for i in
                               (code8_col, check_col, description_col) if i is not None)
@@ -173,33 +182,35 @@ def import_cpv(
         problems: list[str] = []
         code8 = cell(cells, code8_col)
         with_check = cell(cells, check_col)
-        if code8_col is None and CODE8_RE.match(with_check):
+        if code8_col is None and CODE8_RE.fullmatch(with_check):
             code8, with_check = with_check, ""  # a CODE column without check digits
         description = " ".join(cell(cells, description_col).split())
-        match = CODE_WITH_CHECK_RE.match(with_check) if with_check else None
+        match = CODE_WITH_CHECK_RE.fullmatch(with_check) if with_check else None
         if with_check and match is None:
-            problems.append(f"“{with_check}” is not a CPV code with its check digit, "
-                            "like 45000000-7")
+            problems.append(f"“{quote_cell(with_check, QUOTED_CELL_CHARS)}” is not a CPV code "
+                            "with its check digit, like 45000000-7")
         if code8_col is None:
             code8 = match.group(1) if match else code8
             if not with_check and not code8:
                 problems.append("the code is missing")
         elif not code8:
             problems.append("the code is missing")
-        elif not CODE8_RE.match(code8):
-            problems.append(f"“{code8}” is not an 8-digit CPV code, like 45000000")
+        elif not CODE8_RE.fullmatch(code8):
+            problems.append(f"“{quote_cell(code8, QUOTED_CELL_CHARS)}” is not an 8-digit CPV "
+                            "code, like 45000000")
         elif match and match.group(1) != code8:
             problems.append(f"the check-digit code {with_check} does not match {code8}")
         if not description:
             problems.append("the description is missing")
-        if code8 and CODE8_RE.match(code8):
+        if code8 and CODE8_RE.fullmatch(code8):
             if code8 in first_row:
                 problems.append(f"{code8} is also on row {first_row[code8]}")
             else:
                 first_row[code8] = number
         parent = cell(cells, parent_col)
-        if parent and not CODE8_RE.match(parent):
-            problems.append(f"the parent “{parent}” is not an 8-digit CPV code")
+        if parent and not CODE8_RE.fullmatch(parent):
+            problems.append(f"the parent “{quote_cell(parent, QUOTED_CELL_CHARS)}” is not an "
+                            "8-digit CPV code")
         report.problems.extend(CpvProblem(number, message) for message in problems)
         if not problems:
             rows[code8] = {
@@ -235,6 +246,12 @@ def import_cpv(
     db.session.flush()
     report.imported = len(values_list)
     return report
+
+
+def _listed(headings: list[str]) -> str:
+    """Headings as a message lists them: each quoted briefly, the first few only."""
+    shown = ", ".join(quote_cell(h) for h in headings[:HEADINGS_LISTED])
+    return shown + (", …" if len(headings) > HEADINGS_LISTED else "")
 
 
 def _nearest_parent(code8: str, codes: dict[str, object]) -> str | None:

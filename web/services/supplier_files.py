@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ XLSX_RATIO_CHECK_FROM_BYTES = 10 * 1024 * 1024  # bytes uncompressed; tiny files
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_DELIMITERS = (",", ";", "\t")
+_LINE_BREAK_RE = re.compile(r"\r\n?|\n")  # CRLF (Windows), LF, or CR alone (old Macs)
 # The encodings we accept, in the order tried. cp1252 decodes almost any byte string, so it
 # comes last: UTF-8 is strict and a wrong guess fails loudly instead of garbling "£".
 CSV_ENCODINGS = ("utf-8-sig", "cp1252")
@@ -46,11 +48,23 @@ SNIFF_SAMPLE_CHARS = 64 * 1024  # characters given to csv.Sniffer when the heade
 # Room for our own cell limit to apply first; the csv module's default is 128 KiB.
 csv.field_size_limit(max(csv.field_size_limit(), 16 * MAX_CELL_CHARS))
 
+MAX_QUOTED_CHARS = 40  # characters of a cell a message quotes; the row number finds the rest
+# Shown for each unprintable character of a quoted cell (a control character such as ESC,
+# a bidi override): messages reach terminals and pages, which must not act on them.
+UNPRINTABLE_SHOWN_AS = "\ufffd"
+
 Source = str | os.PathLike[str] | IO[bytes] | bytes
 
 
 class ImportFileError(ValueError):
     """The file as a whole cannot be imported; ``str(error)`` is a message for the user."""
+
+
+def quote_cell(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """The start of a cell's text as a message quotes it: unprintable characters replaced,
+    at most ``limit`` characters, then "…"."""
+    shown = "".join(ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS for ch in text[:limit])
+    return shown if len(text) <= limit else f"{shown}…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +158,10 @@ def _pick_delimiter(
     text: str, header_score: Callable[[Sequence[str]], int] | None
 ) -> str:
     # The header row is the most reliable evidence: data cells often hold ";" (our own list
-    # separator) and "," (in descriptions), which can mislead csv.Sniffer on the body.
-    first_line = text.split("\n", 1)[0]
+    # separator) and "," (in descriptions), which can mislead csv.Sniffer on the body. A
+    # line may end in CR alone (Excel for Mac's "CSV (Macintosh)"), which the csv module
+    # refuses inside a line.
+    first_line = _LINE_BREAK_RE.split(text, maxsplit=1)[0]
     if header_score is not None:
         scored = [
             (header_score(next(csv.reader([first_line], delimiter=d), [])), d)
@@ -245,13 +261,14 @@ def _read_xlsx(data: bytes, filename: str) -> Table:
     _check_zip(data, filename)
     # Imported here: openpyxl takes a noticeable time to import and CSV users never need it.
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = openpyxl.load_workbook(
             io.BytesIO(data), read_only=True, data_only=True, keep_links=False
         )
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+    # Not only its own InvalidFileException: a damaged zip member raises zlib.error, XML
+    # that is not well-formed ParseError, a part of the wrong shape KeyError or TypeError.
+    except Exception:
         raise ImportFileError(
             f"{filename} is not a valid Excel workbook (.xlsx). "
             "Open it in your spreadsheet and save it as .xlsx or CSV."

@@ -37,6 +37,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from matcher import normalise_cpv
 from web.extensions import db
 from web.models import (
     Accreditation,
@@ -59,6 +60,7 @@ from web.services.supplier_files import (
     ImportFileError,
     Source,
     Table,
+    quote_cell,
     read_table,
 )
 from web.services.versions import bump_version
@@ -148,11 +150,12 @@ INSERT_BATCH_ROWS = 10_000  # rows per executemany of a bulk insert
 IN_CLAUSE_CHUNK = 900  # ids per "IN (...)": under SQLite's old 999-parameter limit
 PROGRESS_EVERY_ROWS = 500  # rows between progress callbacks
 MAX_LISTED_CODES = 20  # known codes listed in an "unknown code" message, at most
+MAX_LISTED_VALUES = 5  # values of the file (bad codes, headings) a message lists, at most
 
 _LIST_SEPARATOR = ";"
 _CPV_RE = re.compile(r"(\d{8})(?:-(\d))?")
 _CPV_SPLIT_RE = re.compile(r"[;,\s]+")
-_GSS_CODE_RE = re.compile(r"[EWSN]\d{8}")
+_GSS_CODE_RE = re.compile(r"[EWSN][0-9]{8}")  # ASCII digits: "\d" takes any script's
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _COMPANY_NUMBER_RE = re.compile(r"(?:[A-Z]{2}|[A-Z]\d|\d{2})\d{6}")
 _COMPANY_PREFIXED_RE = re.compile(r"([A-Z]{2})(\d{1,6})")
@@ -308,11 +311,13 @@ def _number(text: str, *, minimum: float | None = 0.0) -> float | None:
     try:
         value = float(cleaned)
     except ValueError:
-        raise _CellError(f'"{text.strip()}" is not a number') from None
+        raise _CellError(f'"{quote_cell(text.strip())}" is not a number') from None
     if not math.isfinite(value):
-        raise _CellError(f'"{text.strip()}" is not a number')
+        raise _CellError(f'"{quote_cell(text.strip())}" is not a number')
     if minimum is not None and value < minimum:
-        raise _CellError(f"{text.strip()} is negative; it must be {minimum:g} or more")
+        raise _CellError(
+            f"{quote_cell(text.strip())} is negative; it must be {minimum:g} or more"
+        )
     return value
 
 
@@ -322,7 +327,9 @@ def _boolean(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise _CellError(f'"{text.strip()}" is not yes or no (use yes/no, true/false, y/n or 1/0)')
+    raise _CellError(
+        f'"{quote_cell(text.strip())}" is not yes or no (use yes/no, true/false, y/n or 1/0)'
+    )
 
 
 def _split_list(text: str) -> list[str]:
@@ -346,11 +353,13 @@ def _cpv_codes(text: str) -> list[str]:
         match = _CPV_RE.fullmatch(item)
         if match is None:
             bad.append(item)
-        elif match[1] not in codes:
-            codes.append(match[1])
+            continue
+        code = normalise_cpv(match[1])  # in ASCII digits, whatever script they were typed in
+        if code not in codes:
+            codes.append(code)
     if bad:
         raise _CellError(
-            f"malformed CPV code{'s' if len(bad) > 1 else ''} {', '.join(bad)}: a CPV code is "
+            f"malformed CPV code{'s' if len(bad) > 1 else ''} {_listed(bad)}: a CPV code is "
             "8 digits with an optional check digit, e.g. 45421151 or 45421151-3"
         )
     return codes
@@ -374,7 +383,7 @@ def _company_number(text: str) -> tuple[str | None, str | None]:
     if _COMPANY_NUMBER_RE.fullmatch(compact):
         return compact, None
     return None, (
-        f'"{raw[:60]}" is not a Companies House number (8 characters, such as 01234567 or '
+        f'"{quote_cell(raw)}" is not a Companies House number (8 characters, such as 01234567 or '
         "SC123456), so it was not stored"
     )
 
@@ -384,7 +393,7 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
         raise _CellError(
-            f'"{text.strip()}" is not a date: use YYYY-MM-DD, e.g. 2026-03-31'
+            f'"{quote_cell(text.strip())}" is not a date: use YYYY-MM-DD, e.g. 2026-03-31'
         ) from None
 
 
@@ -397,14 +406,14 @@ def _accreditations(text: str) -> tuple[tuple[str, dt.date | None], ...]:
             name = head.strip()
             expires = _date(tail) if tail.strip() else None
         if not name:
-            raise _CellError(f'"{item}" has no accreditation name before the ":"')
+            raise _CellError(f'"{quote_cell(item)}" has no accreditation name before the ":"')
         if len(name) > MAX_ACCREDITATION_NAME_CHARS:
             raise _CellError(
-                f'accreditation name "{name[:40]}…" is longer than '
+                f'accreditation name "{quote_cell(name)}" is longer than '
                 f"{MAX_ACCREDITATION_NAME_CHARS} characters"
             )
         if name.casefold() in result:
-            raise _CellError(f'accreditation "{name}" is listed twice')
+            raise _CellError(f'accreditation "{quote_cell(name)}" is listed twice')
         result[name.casefold()] = (name, expires)
     return tuple(result.values())
 
@@ -423,15 +432,22 @@ def _optional_text(text: str, limit: int, *, what: str) -> str | None:
 def _email(text: str) -> str | None:
     value = _optional_text(text, MAX_EMAIL_CHARS, what="email address")
     if value is not None and not _EMAIL_RE.fullmatch(value):
-        raise _CellError(f'"{value}" is not an email address')
+        raise _CellError(f'"{quote_cell(value)}" is not an email address')
     return value
 
 
 def _website(text: str) -> str | None:
     value = _optional_text(text, MAX_URL_CHARS, what="web address")
     if value is not None and re.search(r"\s", value):
-        raise _CellError(f'"{value}" is not a web address (it contains spaces)')
+        raise _CellError(f'"{quote_cell(value)}" is not a web address (it contains spaces)')
     return value
+
+
+def _listed(values: Sequence[str]) -> str:
+    """Values of the file as a message lists them: quoted briefly, the first few only."""
+    shown = ", ".join(quote_cell(value) for value in values[:MAX_LISTED_VALUES])
+    more = len(values) - MAX_LISTED_VALUES
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _codes_hint(known: Iterable[str]) -> str:
@@ -719,7 +735,7 @@ class _RowParser:
                     if expires is not None and expires < self.today:
                         noted.append((
                             "accreditations",
-                            f"{accreditation} expired on {expires.isoformat()}",
+                            f"{quote_cell(accreditation)} expired on {expires.isoformat()}",
                         ))
         if "social_value" in self.index:
             try:
@@ -844,7 +860,7 @@ class _RowParser:
         if unknown:
             known = self.register.lots_by_code.keys()
             raise _CellError(
-                f"unknown lot code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                f"unknown lot code{'s' if len(unknown) > 1 else ''} {_listed(unknown)}"
                 + _codes_hint(known)
             )
         return tuple(sorted(lot_ids))
@@ -865,7 +881,7 @@ class _RowParser:
         if unknown:
             raise _CellError(
                 f"unknown social-value option code{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(unknown)}" + _codes_hint(self.register.option_codes.values())
+                f"{_listed(unknown)}" + _codes_hint(self.register.option_codes.values())
             )
         return tuple(sorted(commitments.items()))
 
@@ -880,7 +896,7 @@ class _RowParser:
             return
         matches = self.register.by_company_number.get(company_number, [])
         if len(matches) > 1:
-            ids = ", ".join(sorted(s.external_id for s in matches)[:5])
+            ids = _listed(sorted(s.external_id for s in matches))
             found.append(("external_id", (
                 f"company number {company_number} belongs to {len(matches)} suppliers "
                 f"({ids}); give the external_id of the one this row is"
@@ -987,7 +1003,8 @@ def _import(
                 problems.append(RowProblem(
                     number,
                     "company_number" if by_number else "external_id",
-                    f"{company_number if by_number else row.external_id} is already in row "
+                    f"{company_number if by_number else quote_cell(row.external_id)} is already "
+                    f"in row "
                     f"{earlier} of this file; each supplier may appear once",
                     row.external_id,
                 ))
@@ -1056,8 +1073,8 @@ def _check_columns(header: Sequence[str], present: set[str | None], filename: st
     if repeated:
         column, headings = next(iter(repeated.items()))
         raise ImportFileError(
-            f"{filename}: the columns {' and '.join(repr(h) for h in headings)} both mean "
-            f"{column}; keep one of them."
+            f"{filename}: the columns {' and '.join(repr(quote_cell(h)) for h in headings)} "
+            f"both mean {column}; keep one of them."
         )
     missing: list[str] = []
     if "name" not in present:
@@ -1067,7 +1084,7 @@ def _check_columns(header: Sequence[str], present: set[str | None], filename: st
     if not ("postcode" in present or {"latitude", "longitude"} <= present):
         missing.append("postcode (or latitude and longitude)")
     if missing:
-        found = ", ".join(repr(h) for h in header if h) or "none"
+        found = _listed([repr(h) for h in header if h]) or "none"
         raise ImportFileError(
             f"{filename} has no {' or '.join(missing)} column. Row 1 must name the columns; "
             f"found: {found}. Columns: {', '.join(COLUMNS)}."
@@ -1084,7 +1101,7 @@ def _header_warnings(table: Table) -> list[RowProblem]:
         return []
     return [RowProblem(
         1, None,
-        f"unknown column{'s' if len(unknown) > 1 else ''} ignored: {', '.join(unknown)}",
+        f"unknown column{'s' if len(unknown) > 1 else ''} ignored: {_listed(unknown)}",
     )]
 
 
@@ -1105,7 +1122,7 @@ def _warn_shared_company_number(
     if others:
         warnings.append(RowProblem(
             row.number, "company_number",
-            f"company number {company_number} is also given for {', '.join(others[:5])}: "
+            f"company number {company_number} is also given for {_listed(others)}: "
             "a possible duplicate supplier",
             row.external_id,
         ))

@@ -11,6 +11,7 @@ from wtforms.validators import InputRequired, Length
 
 from web.auth import login_required
 from web.extensions import db
+from web.forms.validators import NoControlCharacters
 from web.services import tokens as service
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -25,7 +26,8 @@ class CreateTokenForm(FlaskForm):
         description="What will use it, for example “Housing repairs system”",
         validators=[InputRequired("Enter a name for the token"),
                     Length(max=service.MAX_NAME_CHARS,
-                           message=f"Use {service.MAX_NAME_CHARS} characters or fewer")],
+                           message=f"Use {service.MAX_NAME_CHARS} characters or fewer"),
+                    NoControlCharacters("Token name must not contain control characters")],
     )
     submit = SubmitField("Create token", widget=GovSubmitInput())
 

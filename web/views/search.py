@@ -116,9 +116,11 @@ def _url_or_hash(endpoint: str) -> str:
         return "#"
 
 
-def _search_pairs() -> list[tuple[str, str]]:
-    """The query string's pairs without the page number: the search itself."""
-    return [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+def _search_pairs(form: SearchForm) -> list[tuple[str, str]]:
+    """The query string's pairs of the form's fields: the search itself, without the page
+    number or parameters the form does not have (which links and the audit trail would
+    otherwise carry, whatever their size)."""
+    return [(k, v) for k, v in request.args.items(multi=True) if k in form]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +179,9 @@ def run_member_search(
     views = [_result_view(r, facts.get(r.supplier_id), directory, today)
              for r in response.results]
     shortlists = _draft_shortlists(user)
-    _record_search(user, params, response, page)
+    pairs = _search_pairs(form)
+    _record_search(user, params, pairs, response, page)
     db.session.commit()
-    pairs = _search_pairs()
     pages = search_page.page_count(response.total, PER_PAGE)
     site = form.chosen_site()
     return {
@@ -215,11 +217,11 @@ def run_member_search(
     }
 
 
-def _record_search(user: User, params: dict[str, Any], response: SearchResponse,
-                   page: int) -> None:
+def _record_search(user: User, params: dict[str, Any], pairs: list[tuple[str, str]],
+                   response: SearchResponse, page: int) -> None:
     details = {
         "inputs": params,
-        "query_string": urlencode(_search_pairs()),
+        "query_string": urlencode(pairs),
         "page": page,
         "result_count": response.total,
         "algorithm_version": response.algorithm_version,

@@ -317,7 +317,8 @@ def export(shortlist_id: int, fmt: str) -> ResponseReturnValue:
 
 def _add_page(form: AddEntryForm, drafts: list[Shortlist], *, status: int | None = None
               ) -> ResponseReturnValue:
-    supplier = db.session.get(Supplier, form.supplier_id.data) if form.supplier_id.data else None
+    supplier_id = form.chosen_supplier_id()
+    supplier = db.session.get(Supplier, supplier_id) if supplier_id else None
     if status is None:
         status = FORM_ERROR_STATUS if form.errors else 200
     return render_template(
