@@ -574,3 +574,24 @@ def test_demo_data_results_and_speed(app, client, auth, app_context) -> None:  #
     print(f"\nresults page on the demo data: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     # The target is p50 <= 100 ms; the bound here leaves room for slow CI machines.
     assert p50 < 300
+
+
+def test_add_to_shortlist_offers_the_newest_drafts(client, member) -> None:  # type: ignore[no-untyped-def]
+    from web.views.search import MAX_SHORTLIST_CHOICES
+
+    for n in range(MAX_SHORTLIST_CHOICES + 5):
+        db.session.add(Shortlist(organisation_id=member["org"], created_by_id=member["user"],
+                                 name=f"Draft {n:02d}"))
+        db.session.flush()
+    db.session.commit()
+    html = text(search(client, need="external wall insulation", radius="any"))
+    first = html[html.index('id="result-1"'):html.index('id="result-2"')]
+    select = first[first.index("<select"):first.index("</select>")]
+    names = re.findall(r'<option value="\d+">([^<]*)</option>', select)
+    assert len(names) == MAX_SHORTLIST_CHOICES
+    assert names[0] == f"Draft {MAX_SHORTLIST_CHOICES + 4:02d}" and "EWI draft" not in names
+    total = MAX_SHORTLIST_CHOICES + 5 + 1  # and the fixture's own draft
+    assert f"The {MAX_SHORTLIST_CHOICES} newest of your organisation’s {total} draft" in first
+    assert 'aria-describedby="shortlist_id-' in select
+    second = html[html.index('id="result-2"'):]
+    assert second.count('<option value="') >= MAX_SHORTLIST_CHOICES  # every result offers them

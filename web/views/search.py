@@ -39,6 +39,9 @@ bp.add_app_template_filter(search_page.format_proxy, "proxy")
 
 PER_PAGE = 20  # results per page (GOV.UK pagination)
 MAX_PAGE = 500  # deeper than anyone reads; keeps offsets sane
+# Draft shortlists offered in each result's "Add to shortlist" list: the newest ones. A
+# longer list is hard to use, and every one of a page's twenty results repeats it.
+MAX_SHORTLIST_CHOICES = 20
 CPV_SUGGESTIONS = 10  # codes returned by the autocomplete endpoint
 CPV_QUERY_CHARS = 100  # characters of the autocomplete's query read; more is not typing
 RESULTS_STATUS_INVALID = 400  # the form is shown again, with its errors
@@ -178,7 +181,7 @@ def run_member_search(
     facts = supplier_facts(r.supplier_id for r in response.results)
     views = [_result_view(r, facts.get(r.supplier_id), directory, today)
              for r in response.results]
-    shortlists = _draft_shortlists(user)
+    shortlists, draft_count = _draft_shortlists(user)
     pairs = _search_pairs(form)
     _record_search(user, params, pairs, response, page)
     db.session.commit()
@@ -212,6 +215,7 @@ def run_member_search(
         ],
         "priorities": form.priority_summary(),
         "shortlists": shortlists,
+        "draft_count": draft_count,
         "add_entry_url": _url_or_hash("shortlists.add_entry"),
         "catalogue_version": form.choices.catalogue_version,
     }
@@ -287,18 +291,25 @@ def _site_map(location: SearchLocation, radius_km: float | None,
     )
 
 
-def _draft_shortlists(user: User) -> list[tuple[int, str]]:
+def _draft_shortlists(user: User) -> tuple[list[tuple[int, str]], int]:
+    """The organisation's newest draft shortlists (at most ``MAX_SHORTLIST_CHOICES``) and
+    how many drafts it has in all."""
     if user.organisation_id is None:
-        return []
-    return [
+        return [], 0
+    drafts = (Shortlist.organisation_id == user.organisation_id,
+              Shortlist.status == ShortlistStatus.DRAFT)
+    newest = [
         (row.id, row.name)
         for row in db.session.execute(
-            sa.select(Shortlist.id, Shortlist.name)
-            .where(Shortlist.organisation_id == user.organisation_id,
-                   Shortlist.status == ShortlistStatus.DRAFT)
+            sa.select(Shortlist.id, Shortlist.name).where(*drafts)
             .order_by(Shortlist.created_at.desc(), Shortlist.id.desc())
+            .limit(MAX_SHORTLIST_CHOICES)
         )
     ]
+    if len(newest) < MAX_SHORTLIST_CHOICES:
+        return newest, len(newest)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Shortlist).where(*drafts))
+    return newest, total or 0
 
 
 def register_cpv_codes(prefix: str, *, limit: int) -> list[dict[str, Any]]:
