@@ -10,7 +10,7 @@ from flask import Flask
 
 from tests.web.api.conftest import NEED, SEARCH, Api, ApiWorld, assert_problem
 from web.api.routing import MAX_BODY_BYTES
-from web.api.schemas import SearchResponse
+from web.api.schemas import SearchResponse, SearchResult
 from web.extensions import db
 from web.models import AuditEvent
 
@@ -52,6 +52,10 @@ def test_search_response_is_exactly_the_documented_schema(
     found = response.get_json()
     assert found["results"]
     assert SearchResponse.model_validate(found).model_dump(mode="json") == found
+    # in the documented order, not alphabetical: a breakdown reads as a waterfall
+    assert list(json.loads(response.get_data())["results"][0]) == list(SearchResult.model_fields)
+    component = found["results"][0]["breakdown"]["components"][0]
+    assert list(component) == ["component", "value", "weight", "contribution", "reason"]
 
 
 def test_search_by_postcode_with_filters_weights_and_paging(api: Api, world: ApiWorld) -> None:
