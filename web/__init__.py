@@ -73,6 +73,7 @@ def create_app(
     frontend.init_app(app)
     errors.init_app(app)
     views.init_app(app)
+    db_setup.retry_views_after_disconnect(app)  # wraps every view: after views.init_app
     cli.init_app(app)
     return app
 

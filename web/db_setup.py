@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
@@ -9,8 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from web.extensions import db, migrate
 
@@ -52,6 +55,45 @@ def init_app(app: Flask) -> None:
         elif app.config.get("DATABASE_CONNECT_RETRY_S", 0) > 0:
             event.listen(db.engine, "do_connect",
                          _retrying_connect(float(app.config["DATABASE_CONNECT_RETRY_S"])))
+
+
+def retry_views_after_disconnect(app: Flask) -> None:
+    """Run a view once more when its database connection was cut before it committed.
+
+    A database restart ends every session with a query in flight ("terminating connection
+    due to administrator command"). If the request had not started a commit, nothing it
+    did was kept (the server rolled the transaction back), so running the view again on a
+    new connection is safe and the user never sees the restart. After a commit started,
+    whether it happened is unknown, so the error stands (a 503: see web.errors).
+
+    Call after every view is registered.
+    """
+    if not event.contains(Session, "before_commit", _note_commit):
+        event.listen(Session, "before_commit", _note_commit)
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = _retrying(view)
+
+
+def _note_commit(_session: Session) -> None:
+    if has_request_context():
+        g.db_commit_started = True
+
+
+def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated or g.get("db_commit_started"):
+                raise
+            log.warning("database connection lost before any commit (%s); running the "
+                        "view again", str(error.orig).strip().splitlines()[0]
+                        if error.orig and str(error.orig).strip() else type(error).__name__)
+            db.session.rollback()
+            return view(*args, **kwargs)
+
+    return retrying
 
 
 def connect_with_retry(connect: Callable[[], T], *, within_s: float,

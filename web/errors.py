@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from web.extensions import db
 
@@ -20,11 +20,23 @@ FORM_URLENCODED = "application/x-www-form-urlencoded"
 
 # Status codes with a page of their own in templates/errors/; others use errors/error.html.
 ERROR_PAGES = frozenset({400, 403, 404, 405, 413, 429, 500, 503})
+# Told to clients when the database is unreachable: about a restart's length.
+DATABASE_RETRY_AFTER_S = 5
 
 
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+
+
+def handle_database_unavailable(
+    error: OperationalError,
+) -> Response | tuple[Response | str, int]:
+    """The database could not be reached or was lost mid-request (a restart, a lock held
+    too long): a 503 with Retry-After, not a 500, so clients know to try again."""
+    current_app.logger.error("database unavailable: %s", error, exc_info=error)
+    return handle_http_error(ServiceUnavailable(retry_after=DATABASE_RETRY_AFTER_S))
 
 
 def handle_http_error(error: HTTPException) -> Response | tuple[Response | str, int]:

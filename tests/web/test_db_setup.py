@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -168,3 +169,73 @@ def test_without_retrying_the_same_outage_fails(late_proxy: LateProxy, tmp_path:
                      instance_path=str(tmp_path))
     with app.app_context(), pytest.raises(sa.exc.OperationalError):
         db.session.scalar(sa.text("SELECT 1"))
+
+
+def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[int]]:
+    """An app on PostgreSQL with one extra route whose first run has its connection
+    terminated by the server mid-request, as a restart does."""
+    from flask import jsonify
+
+    calls: list[int] = []
+    app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32,
+                      "DATABASE_CONNECT_RETRY_S": 5}, instance_path=str(tmp_path))
+
+    @app.route("/__cut")
+    def cut() -> Any:
+        calls.append(1)
+        if commit_first:
+            db.session.scalar(sa.text("SELECT 1"))
+            db.session.commit()  # then a new transaction, cut off below
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        if len(calls) == 1:
+            killer = sa.create_engine(POSTGRES_URL)
+            with killer.connect() as connection:
+                connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killer.dispose()
+        return jsonify(pid=db.session.scalar(sa.text("SELECT pg_backend_pid()")))
+
+    from web.db_setup import retry_views_after_disconnect
+
+    retry_views_after_disconnect(app)  # the route came after create_app's own wrapping
+    return app, calls
+
+
+@needs_postgres
+def test_a_view_cut_off_before_committing_runs_again(tmp_path: Path) -> None:
+    app, calls = _terminating_app(tmp_path, commit_first=False)
+    response = app.test_client().get("/__cut")
+    assert response.status_code == 200
+    assert len(calls) == 2  # cut off once, then answered on a new connection
+    with app.app_context():
+        db.engine.dispose()
+
+
+@needs_postgres
+def test_a_view_cut_off_after_a_commit_is_a_503_not_a_retry(tmp_path: Path) -> None:
+    app, calls = _terminating_app(tmp_path, commit_first=True)
+    response = app.test_client().get("/__cut")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Sorry, the service is unavailable" in response.get_data(as_text=True)
+    assert len(calls) == 1
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(("path", "media"), [("/__locked", "text/html"),
+                                             ("/api/v1/__locked", "application/problem+json")])
+def test_a_database_that_cannot_answer_is_a_503_with_retry_after(
+    tmp_path: Path, path: str, media: str
+) -> None:
+    """SQLite's "database is locked" after the busy timeout, say: try again, not a 500."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                      "SECRET_KEY": "k" * 32}, instance_path=str(tmp_path))
+
+    def locked() -> Any:
+        raise sa.exc.OperationalError("UPDATE suppliers …", {}, Exception("database is locked"))
+
+    app.add_url_rule(path, view_func=locked, endpoint=path)
+    response = app.test_client().get(path)
+    assert response.status_code == 503 and response.mimetype == media
+    assert response.headers["Retry-After"] == "5"
+    assert "database is locked" not in response.get_data(as_text=True)
