@@ -178,10 +178,20 @@ def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[i
 
     calls: list[int] = []
     app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32,
-                      "DATABASE_CONNECT_RETRY_S": 5}, instance_path=str(tmp_path))
+                      "DATABASE_CONNECT_RETRY_S": 5, "WTF_CSRF_ENABLED": False},
+                     instance_path=str(tmp_path))
 
-    @app.route("/__cut")
+    @app.route("/__cut", methods=["GET", "POST"])
     def cut() -> Any:
+        from flask import request
+        from pydantic import BaseModel
+
+        from web.api.routing import _parse_body
+
+        class Body(BaseModel):
+            need: str
+
+        body = _parse_body(Body, required=False) if request.method == "POST" else None
         calls.append(1)
         if commit_first:
             db.session.scalar(sa.text("SELECT 1"))
@@ -192,7 +202,8 @@ def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[i
             with killer.connect() as connection:
                 connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             killer.dispose()
-        return jsonify(pid=db.session.scalar(sa.text("SELECT pg_backend_pid()")))
+        return jsonify(pid=db.session.scalar(sa.text("SELECT pg_backend_pid()")),
+                       need=getattr(body, "need", None))
 
     from web.db_setup import retry_views_after_disconnect
 
@@ -206,6 +217,17 @@ def test_a_view_cut_off_before_committing_runs_again(tmp_path: Path) -> None:
     response = app.test_client().get("/__cut")
     assert response.status_code == 200
     assert len(calls) == 2  # cut off once, then answered on a new connection
+    with app.app_context():
+        db.engine.dispose()
+
+
+@needs_postgres
+def test_a_view_run_again_reads_the_same_json_body(tmp_path: Path) -> None:
+    app, calls = _terminating_app(tmp_path, commit_first=False)
+    response = app.test_client().post("/__cut", json={"need": "roofing"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["need"] == "roofing"
+    assert len(calls) == 2
     with app.app_context():
         db.engine.dispose()
 

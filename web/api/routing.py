@@ -195,8 +195,10 @@ def _parse_body(model: type[BaseModel], *, required: bool) -> BaseModel | None:
         raise ApiProblem(415, "Send the request body as JSON (Content-Type: application/json).")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiProblem(413, f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.")
-    # Reads at most one byte past the limit, whatever Content-Length claimed (or omitted).
-    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    # Kept on the request (not read off the stream) so that a view run again after a lost
+    # database connection (web.db_setup) parses the same body. The read is bounded by the
+    # request's max_content_length (MAX_TEXT_BODY_LENGTH), whatever Content-Length claimed.
+    raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiProblem(413, f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
