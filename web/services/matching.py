@@ -57,6 +57,7 @@ from web.services.versions import version_token
 
 log = logging.getLogger(__name__)
 
+SUPPLIER_ROWS_PER_FETCH = 5000  # rows streamed per round trip while the index is built
 MAX_LIMIT = 500  # results per search; a page of a shortlist, not an export of the register
 MAX_NEED_CHARS = 5000  # a need is a paragraph or two, not a document
 MAX_RADIUS_KM = 1000.0  # Land's End to John o' Groats is about 970 km
@@ -150,7 +151,9 @@ def build_index(*, data_version: str) -> Index:
         Supplier.sme, Supplier.vcse, Supplier.service_radius_km, Supplier.min_contract_value,
         Supplier.max_contract_value,
     )
-    records = [
+    # A generator over a streamed result, not a list: Index.build reads the suppliers once,
+    # so at a million suppliers their rows never all sit in memory at the same time.
+    records = (
         SupplierRecord(
             row.id, row.external_id, row.name,
             latitude=row.latitude, longitude=row.longitude,
@@ -169,8 +172,9 @@ def build_index(*, data_version: str) -> Index:
         )
         for row in db.session.execute(
             sa.select(*columns).where(Supplier.active.is_(True)).order_by(Supplier.id)
+            .execution_options(yield_per=SUPPLIER_ROWS_PER_FETCH)
         )
-    ]
+    )
     return Index.build(
         records,
         thesaurus=Thesaurus.from_groups(thesaurus_groups()),
