@@ -37,6 +37,7 @@ from web.postcodes import get_directory
 from web.services import admin as service
 from web.services import dedupe
 from web.services.catalogue import load_catalogue
+from web.services.supplier_fields import ContactValues
 from web.services.versions import current_version
 
 
@@ -133,6 +134,49 @@ def test_parser_errors(parse: Any, text: str) -> None:
         parse(text)
 
 
+def test_parse_contact_lines() -> None:
+    text = ("Jo Bloggs | Contracts manager | jo@acme.example | 0151 496 0000\r\n"
+            "\r\n"
+            "  Sam Patel | | sam@acme.example  \r\n"
+            "Jo Bloggs | Site manager\n")
+    assert service.parse_contact_lines(text) == [
+        ContactValues("Jo Bloggs", "Contracts manager", "jo@acme.example", "0151 496 0000"),
+        ContactValues("Sam Patel", "", "sam@acme.example"),
+        ContactValues("Jo Bloggs", "Site manager"),  # another Jo: no email, so not a repeat
+    ]
+    assert service.parse_contact_lines("  \n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Jo\nSam | Manager | sam@acme", 'Line 2: "sam@acme" is not an email address'),
+        ("Jo\n\n | Manager", "Line 3: the contact has no name"),
+        ("Jo | | jo@acme.example\nJO | Boss | JO@ACME.EXAMPLE",
+         "Line 2: JO (JO@ACME.EXAMPLE) is already on line 1"),
+        ("Sam\n\nsam", "Line 3: sam is already on line 1"),
+        ("Jo\nSam\vBloggs", "Line 2: the contact contains a control character"),
+        ("Jo\u2028Sam", "Line 1: the contact contains a control character"),
+        ("Jo | | | 0151 ext 12", 'Line 1: "0151 ext 12" is not a phone number'),
+        ("N" * 201, "Line 1: the name is longer than 200 characters"),
+    ],
+)
+def test_parse_contact_lines_errors(text: str, message: str) -> None:
+    with pytest.raises(service.AdminError) as raised:
+        service.parse_contact_lines(text)
+    assert str(raised.value).startswith(message)
+
+
+def test_format_contacts_is_read_back_as_it_was() -> None:
+    contacts = [Contact(name="Jo Bloggs", role="Director, Estates", email="jo@acme.example",
+                        phone="0151 496 0000"),
+                Contact(name="Sam Patel", role="", email=None, phone="0151 496 0001")]
+    text = service.format_contacts(contacts)
+    assert text == ("Jo Bloggs | Director, Estates | jo@acme.example | 0151 496 0000\n"
+                    "Sam Patel | | | 0151 496 0001")
+    assert service.parse_contact_lines(text) == [service.contact_values(c) for c in contacts]
+
+
 def test_locate_postcode(app_context: Flask) -> None:
     directory = get_directory(app_context)
     assert service.locate("pe37ew", directory).postcode == "PE3 7EW"
@@ -182,6 +226,78 @@ def test_update_supplier_with_no_change_records_nothing(app_context: Flask, admi
     assert service.update_supplier(supplier, _edit(supplier), actor=admin) == {}
     assert _events("supplier.edited") == []
     assert current_version() == version
+
+
+def test_update_supplier_replaces_changed_contacts(app_context: Flask, admin: User) -> None:
+    supplier = make_supplier()
+    supplier.contacts = [Contact(name="Jo Bloggs", role="Contracts manager",
+                                 email="jo@acme.example")]
+    db.session.commit()
+    version = current_version()
+    contacts = [ContactValues("Sam Patel", "Bids", "sam@acme.example", "0151 496 0000"),
+                ContactValues("Jo Bloggs", "Director, Estates", "jo@acme.example")]
+
+    changed = service.update_supplier(supplier, _edit(supplier, contacts=contacts),
+                                      actor=admin)
+    db.session.commit()
+
+    assert changed == {"contacts": [
+        "Sam Patel | Bids | sam@acme.example | 0151 496 0000",
+        "Jo Bloggs | Director, Estates | jo@acme.example",
+    ]}
+    db.session.expire_all()
+    stored = db.session.scalars(sa.select(Contact).order_by(Contact.id)).all()
+    assert [service.contact_values(c) for c in stored] == contacts  # in the order given
+    [event] = _events("supplier.edited")
+    assert event.details == {
+        "before": {"contacts": ["Jo Bloggs | Contracts manager | jo@acme.example"]},
+        "after": changed,
+    }
+    # The matching index reads no contacts: it is not rebuilt for them.
+    assert current_version() == version
+
+
+def test_update_supplier_keeps_unchanged_contacts(app_context: Flask, admin: User) -> None:
+    supplier = make_supplier()
+    supplier.contacts = [Contact(name="Jo Bloggs", role="", email="jo@acme.example")]
+    db.session.commit()
+    [contact_id] = [c.id for c in supplier.contacts]
+
+    for contacts in ([ContactValues("Jo Bloggs", "", "jo@acme.example")], None):
+        assert service.update_supplier(supplier, _edit(supplier, contacts=contacts),
+                                       actor=admin) == {}
+    db.session.commit()
+
+    assert [c.id for c in supplier.contacts] == [contact_id]
+    assert _events("supplier.edited") == []
+
+
+def test_update_supplier_with_no_contacts_removes_them(app_context: Flask,
+                                                       admin: User) -> None:
+    supplier = make_supplier()
+    supplier.contacts = [Contact(name="Jo Bloggs")]
+    db.session.commit()
+
+    changed = service.update_supplier(supplier, _edit(supplier, contacts=[]), actor=admin)
+    db.session.commit()
+
+    assert changed == {"contacts": []}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+
+
+def test_update_supplier_contacts_and_indexed_fields_bump_the_version(
+    app_context: Flask, admin: User
+) -> None:
+    supplier = make_supplier()
+    db.session.commit()
+    version = current_version()
+
+    changed = service.update_supplier(
+        supplier, _edit(supplier, sme=not supplier.sme, contacts=[ContactValues("Jo")]),
+        actor=admin)
+
+    assert set(changed) == {"sme", "contacts"}
+    assert current_version() == version + 1
 
 
 def test_update_supplier_refuses_min_above_max(app_context: Flask, admin: User) -> None:

@@ -22,6 +22,7 @@ from tests.factories import (
 from web.extensions import db
 from web.models import (
     AuditEvent,
+    Contact,
     Lot,
     MemberOrganisation,
     Role,
@@ -31,6 +32,7 @@ from web.models import (
     User,
 )
 from web.services.catalogue import load_catalogue
+from web.services.versions import current_version
 
 VALID_POSTCODE = "PE3 7EW"  # a real postcode (demo data)
 
@@ -206,6 +208,115 @@ def test_edit_supplier_errors(app_context: Flask, client: Any, signed_in: User,
     assert "govuk-error-summary" in html
     db.session.expire_all()
     assert db.session.get(Supplier, supplier.id).name == "Acme Roofing Ltd"
+
+
+def test_edit_supplier_contacts(app_context: Flask, client: Any, signed_in: User) -> None:
+    supplier = make_supplier(  # as _supplier_form() posts it, so only the contacts change
+        name="Acme Roofing Ltd", postcode=VALID_POSTCODE, description="Roofs",
+        capabilities=["roofing", "guttering"], cpv_codes=["45261000"], service_radius_km=25,
+        min_contract_value=10_000, max_contract_value=250_000)
+    supplier.contacts = [Contact(name="Sam Patel", role="Bids", email="sam@acme.example")]
+    db.session.commit()
+    version = current_version()
+    url = f"/admin/suppliers/{supplier.id}"
+    form = client.get(url + "/edit").get_data(as_text=True)
+    assert "Sam Patel | Bids | sam@acme.example</textarea>" in form
+    contacts = ("<b>Jo</b> | Director, Estates & Assets | jo@acme.example | 0151 496 0000\r\n"
+                "Sam Patel | | sam@acme.example")
+
+    response = client.post(url + "/edit", data=_supplier_form(supplier, contacts=contacts))
+
+    assert response.status_code == 303
+    db.session.expire_all()
+    rows = db.session.execute(sa.select(Contact.name, Contact.role, Contact.email, Contact.phone)
+                              .where(Contact.supplier_id == supplier.id).order_by(Contact.id))
+    assert rows.all() == [
+        ("<b>Jo</b>", "Director, Estates & Assets", "jo@acme.example", "0151 496 0000"),
+        ("Sam Patel", "", "sam@acme.example", None),
+    ]
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "supplier.edited"))
+    assert event is not None and event.actor_id == signed_in.id
+    assert event.details == {
+        "before": {"contacts": ["Sam Patel | Bids | sam@acme.example"]},
+        "after": {"contacts": [
+            "<b>Jo</b> | Director, Estates & Assets | jo@acme.example | 0151 496 0000",
+            "Sam Patel | | sam@acme.example",
+        ]},
+    }
+    assert current_version() == version  # the matching index reads no contacts
+    page = client.get(url).get_data(as_text=True)
+    assert "<b>Jo</b>" not in page
+    assert ("&lt;b&gt;Jo&lt;/b&gt; (Director, Estates &amp; Assets), jo@acme.example, "
+            "0151 496 0000") in page
+    assert "&lt;b&gt;Jo&lt;/b&gt; | Director" in page  # the history's after column
+    form = client.get(url + "/edit").get_data(as_text=True)
+    assert "<b>Jo</b>" not in form and "&lt;b&gt;Jo&lt;/b&gt; | Director, Estates" in form
+
+
+@pytest.mark.parametrize(
+    ("contacts", "message"),
+    [
+        ("Jo | Manager\r\nSam | Bids | sam@acme",
+         "Line 2: &#34;sam@acme&#34; is not an email address"),
+        ("Jo Bloggs, Contracts manager, jo@acme.example",
+         "Line 1: separate the name, role, email and phone with &#34;|&#34;, not commas"),
+        ("Jo | | | 0151 ext 12", "Line 1: &#34;0151 ext 12&#34; is not a phone number"),
+        ("Jo | " + "r" * 201, "Line 1: the role is longer than 200 characters"),
+        ("Jo\tBloggs", "Line 1: the contact contains a tab"),
+        ("Jo\x00", "Contacts must not contain control characters"),
+    ],
+)
+def test_edit_supplier_contacts_errors(app_context: Flask, client: Any, signed_in: User,
+                                       contacts: str, message: str) -> None:
+    supplier = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    supplier.contacts = [Contact(name="Sam Patel", email="sam@acme.example")]
+    db.session.commit()
+
+    response = client.post(
+        f"/admin/suppliers/{supplier.id}/edit",
+        data=_supplier_form(supplier, name="Acme Roofing & Cladding Ltd", contacts=contacts))
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    summary = html[html.index("govuk-error-summary"):html.index('<form method="post" novalidate')]
+    assert message in summary and 'href="#contacts"' in summary
+    assert html.count(message) == 2  # in the summary and at the field
+    db.session.expire_all()
+    assert db.session.get(Supplier, supplier.id).name == "Acme Roofing Ltd"
+    assert db.session.execute(sa.select(Contact.name, Contact.email)).all() == [
+        ("Sam Patel", "sam@acme.example")]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+def test_a_form_posted_without_contacts_leaves_them(app_context: Flask, client: Any,
+                                                    signed_in: User) -> None:
+    supplier = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    supplier.contacts = [Contact(name="Sam Patel")]
+    db.session.commit()
+    data = _supplier_form(supplier, name="Acme Roofing & Cladding Ltd")
+    assert "contacts" not in data  # as from a page loaded before the form had contacts
+
+    assert client.post(f"/admin/suppliers/{supplier.id}/edit", data=data).status_code == 303
+
+    db.session.expire_all()
+    assert db.session.get(Supplier, supplier.id).name == "Acme Roofing & Cladding Ltd"
+    assert db.session.scalars(sa.select(Contact.name)).all() == ["Sam Patel"]
+
+
+def test_members_cannot_edit_contacts(app_context: Flask, client: Any, auth: Any) -> None:
+    supplier = make_supplier(postcode=VALID_POSTCODE)
+    supplier.contacts = [Contact(name="Sam Patel")]
+    member = make_user()
+    db.session.commit()
+    auth.login_as(member)
+    url = f"/admin/suppliers/{supplier.id}/edit"
+
+    assert client.get(url).status_code == 403
+    response = client.post(url, data=_supplier_form(supplier, contacts="Mallory | Boss"))
+
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Contact.name)).all() == ["Sam Patel"]
 
 
 def test_deactivate_and_reactivate_supplier(app_context: Flask, client: Any,

@@ -102,7 +102,7 @@ class SupplierSearchForm(AdminForm):
 
 
 class SupplierForm(AdminForm):
-    """The supplier's main fields, lots, accreditations and commitments."""
+    """The supplier's main fields, contacts, lots, accreditations and commitments."""
 
     name = StringField("Name", widget=GovTextInput(),
                        validators=[DataRequired("Enter the supplier’s name"),
@@ -140,6 +140,14 @@ class SupplierForm(AdminForm):
                           validators=[Length(max=300)])
     email = StringField("Email (optional)", widget=GovTextInput(), validators=[Length(max=300)])
     phone = StringField("Phone (optional)", widget=GovTextInput(), validators=[Length(max=50)])
+    contacts = TextAreaField(
+        "Contacts (optional)", widget=GovTextArea(),
+        description="One person a line: name | role | email | phone. Only the name is "
+                    "required; leave a part empty to skip it. For example, "
+                    "Jo Bloggs | Contracts manager | jo@acme.example | 0151 496 0000, or "
+                    "Sam Patel | | sam@acme.example",
+        validators=[Length(max=10_000)],
+    )
     lots = SelectMultipleField("Lots", widget=GovCheckboxesInput(), coerce=int, choices=[],
                                validate_choice=True)
     accreditations = TextAreaField(
@@ -176,6 +184,7 @@ class SupplierForm(AdminForm):
         self.lots.data = [lot.id for lot in supplier.lots]
         self.accreditations.data = service.format_accreditations(supplier.accreditations)
         self.commitments.data = service.format_commitments(supplier.commitments)
+        self.contacts.data = service.format_contacts(supplier.contacts)
 
     def parse(
         self, supplier: Supplier, directory: PostcodeDirectory
@@ -219,6 +228,10 @@ class SupplierForm(AdminForm):
             lot_ids=list(self.lots.data or []),
             accreditations=take(self.accreditations, service.parse_accreditation_lines) or [],
             commitments=take(self.commitments, service.parse_commitment_lines) or [],
+            # Not posted at all (a page loaded before the form had contacts): left as they
+            # are, rather than read as "no contacts" and deleted.
+            contacts=take(self.contacts, service.parse_contact_lines)
+            if self.contacts.raw_data else None,
         )
         return edit if ok else None
 

@@ -6,8 +6,9 @@ and never commits: the view does. Operations that change data the matching index
 from (suppliers, their lots, accreditations and commitments, the catalogue) bump the data
 version.
 
-Text typed into the supplier form is parsed with the supplier importer's own cell parsers
-(the same rules as a spreadsheet row), wrapped here to raise :class:`AdminError`.
+Text typed into the supplier form is parsed by :mod:`web.services.supplier_fields`, the
+importer's rules (a box of the form accepts what a spreadsheet cell accepts), wrapped here
+to raise :class:`AdminError` and to number the lines of the text areas.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from web.models import (
     Accreditation,
     AuditEvent,
     Commitment,
+    Contact,
     Framework,
     Lot,
     MemberOrganisation,
@@ -44,27 +46,13 @@ from web.models import (
 )
 from web.models.base import utcnow
 from web.postcodes import Location, PostcodeDirectory, PostcodeError
+from web.services import supplier_fields
 from web.services.accounts import AccountError, create_user
 from web.services.audit import record_event
 from web.services.catalogue import CatalogueError, current_catalogue, load_catalogue
-
-# The importer's cell parsers are private; they are used here on purpose so the form and
-# a spreadsheet row follow one set of rules (see the module docstring).
-from web.services.suppliers_import import (
-    MAX_NAME_CHARS,
-    ImportReport,
-    _accreditations,
-    _CellError,
-    _company_number,
-    _cpv_codes,
-    _email,
-    _number,
-    _phone,
-    _Register,
-    _RowParser,
-    _split_list,
-    _website,
-)
+from web.services.supplier_fields import ContactValues, FieldError
+from web.services.supplier_files import quote_cell
+from web.services.suppliers_import import MAX_NAME_CHARS, ImportReport
 from web.services.versions import bump_version
 
 __all__ = [
@@ -149,7 +137,7 @@ def supplier_search(query: str, *, status: str = "active") -> sa.Select[tuple[Su
             Supplier.name.ilike(f"%{_like_escape(text)}%", escape=_LIKE_ESCAPE),
             sa.func.lower(Supplier.external_id) == text.lower(),
         ]
-        company_number, _warning = _company_number(text)
+        company_number, _warning = supplier_fields.parse_company_number(text)
         if company_number:
             conditions.append(Supplier.company_number == company_number)
         compact = re.sub(r"\s+", "", text).upper()
@@ -189,7 +177,7 @@ def supplier_snapshot(supplier: Supplier) -> dict[str, Any]:
         "lots": sorted(f"{lot.framework.code}:{lot.code}" for lot in supplier.lots),
         "accreditations": format_accreditations(supplier.accreditations).splitlines(),
         "commitments": format_commitments(supplier.commitments).splitlines(),
-        "contacts": sorted(f"{c.name} <{c.email or ''}>" for c in supplier.contacts),
+        "contacts": format_contacts(supplier.contacts).splitlines(),
     }
 
 
@@ -217,6 +205,18 @@ def format_commitments(items: Iterable[Commitment]) -> str:
     )
 
 
+def contact_values(contact: Contact) -> ContactValues:
+    """A stored contact's values, as :func:`parse_contact_lines` gives them."""
+    return ContactValues(name=contact.name, role=contact.role or "", email=contact.email,
+                         phone=contact.phone)
+
+
+def format_contacts(items: Iterable[Contact]) -> str:
+    """Lines ``NAME | ROLE | EMAIL | PHONE`` in the stored order, as the edit form shows
+    them."""
+    return "\n".join(supplier_fields.format_contact(contact_values(c)) for c in items)
+
+
 def _lines(text: str) -> list[tuple[int, str]]:
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
@@ -224,7 +224,7 @@ def _lines(text: str) -> list[tuple[int, str]]:
 def _cell(parse: Any, text: str, *args: Any, **kwargs: Any) -> Any:
     try:
         return parse(text, *args, **kwargs)
-    except _CellError as error:
+    except FieldError as error:
         raise AdminError(_sentence(str(error))) from None
 
 
@@ -234,12 +234,12 @@ def _sentence(text: str) -> str:
 
 def parse_number(text: str) -> float | None:
     """A number as the importer reads one ("£1,250,000"); None for blank."""
-    return _cell(_number, text or "")
+    return _cell(supplier_fields.parse_number, text or "")
 
 
 def parse_company_number(text: str) -> str | None:
     """A Companies House number, normalised (leading zeros put back); None for blank."""
-    number, warning = _company_number(text or "")
+    number, warning = supplier_fields.parse_company_number(text or "")
     if warning:
         raise AdminError(_sentence(warning.replace(", so it was not stored", "")))
     return number
@@ -247,24 +247,27 @@ def parse_company_number(text: str) -> str | None:
 
 def parse_cpv_codes(text: str) -> list[str]:
     """CPV codes separated by spaces, commas, semicolons or lines."""
-    return _cell(_cpv_codes, text or "")
+    return _cell(supplier_fields.parse_cpv_codes, text or "")
 
 
 def parse_list(text: str) -> list[str]:
     """Keywords, one a line or ``;``-separated; blanks and repeats dropped."""
-    return _split_list(";".join((text or "").splitlines()))
+    return supplier_fields.split_list(";".join((text or "").splitlines()))
 
 
 def parse_email(text: str) -> str | None:
-    return _cell(_email, text or "")
+    """An email address, or None for blank."""
+    return _cell(supplier_fields.parse_email, text or "")
 
 
 def parse_website(text: str) -> str | None:
-    return _cell(_website, text or "")
+    """A web address, or None for blank."""
+    return _cell(supplier_fields.parse_website, text or "")
 
 
 def parse_phone(text: str) -> str | None:
-    return _cell(_phone, text or "")
+    """The supplier's phone number, or None for blank."""
+    return _cell(supplier_fields.parse_phone, text or "")
 
 
 def parse_accreditation_lines(text: str) -> list[tuple[str, dt.date | None]]:
@@ -276,8 +279,8 @@ def parse_accreditation_lines(text: str) -> list[tuple[str, dt.date | None]]:
     seen: dict[str, int] = {}
     for number, line in _lines(text or ""):
         try:
-            parsed = _accreditations(line)
-        except _CellError as error:
+            parsed = supplier_fields.parse_accreditations(line)
+        except FieldError as error:
             raise AdminError(f"Line {number}: {error}") from None
         for name, expires in parsed:
             if name.casefold() in seen:
@@ -285,6 +288,38 @@ def parse_accreditation_lines(text: str) -> list[tuple[str, dt.date | None]]:
                                  f"{seen[name.casefold()]}")
             seen[name.casefold()] = number
             result.append((name, expires))
+    return result
+
+
+# Lines as the browser shows them: only line feeds and carriage returns end one (str.splitlines
+# would also split at characters parse_contact refuses, and hide them).
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
+
+
+def parse_contact_lines(text: str) -> list[ContactValues]:
+    """One contact a line, ``NAME | ROLE | EMAIL | PHONE``
+    (:func:`web.services.supplier_fields.parse_contact`), in the order given; blank lines
+    are skipped.
+
+    :raise AdminError: naming the line of the first problem, or of a contact repeated (the
+        same name and email, ignoring case).
+    """
+    result: list[ContactValues] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(_LINE_BREAK_RE.split(text or ""), 1):
+        if not line.strip():
+            continue
+        try:
+            contact = supplier_fields.parse_contact(line)
+        except FieldError as error:
+            raise AdminError(f"Line {number}: {error}") from None
+        key = (contact.name.casefold(), (contact.email or "").casefold())
+        if key in seen:
+            who = quote_cell(contact.name) + (f" ({quote_cell(contact.email)})"
+                                              if contact.email else "")
+            raise AdminError(f"Line {number}: {who} is already on line {seen[key]}")
+        seen[key] = number
+        result.append(contact)
     return result
 
 
@@ -305,13 +340,13 @@ def parse_commitment_lines(
 
     :raise AdminError: naming the line of an unknown code, a bad quantity or a repeat.
     """
-    parser = _commitment_parser(option_codes() if codes is None else codes)
+    known = option_codes() if codes is None else codes
     result: dict[str, float] = {}
     seen: dict[str, int] = {}
     for number, line in _lines(text or ""):
         try:
-            parsed = parser._commitments(line)
-        except _CellError as error:
+            parsed = supplier_fields.parse_commitments(line, known)
+        except FieldError as error:
             raise AdminError(f"Line {number}: {error}") from None
         for code, quantity in parsed:
             if code in seen:
@@ -319,13 +354,6 @@ def parse_commitment_lines(
             seen[code] = number
             result[code] = quantity
     return sorted(result.items())
-
-
-def _commitment_parser(codes: Mapping[str, str]) -> _RowParser:
-    register = _Register(by_external_id={}, by_company_number={}, lots_by_code={},
-                         lots_by_qualified={}, option_codes=dict(codes))
-    return _RowParser((), register=register, directory=None,  # type: ignore[arg-type]
-                      today=dt.date.today())
 
 
 def locate(text: str, directory: PostcodeDirectory) -> Location:
@@ -366,7 +394,14 @@ class SupplierEdit:
     lot_ids: list[int] = field(default_factory=list)
     accreditations: list[tuple[str, dt.date | None]] = field(default_factory=list)
     commitments: list[tuple[str, float]] = field(default_factory=list)
+    contacts: list[ContactValues] | None = None  # None leaves the contacts as they are
 
+
+# Snapshot keys the matching index is not built from (web.services.matching.build_index
+# reads no contacts). A change to them alone does not bump the data version: a bump makes
+# every worker rebuild its index for nothing, and shows every locked shortlist as "the data
+# has changed" (its data hash includes the version), though nothing it ranked on did.
+_NOT_INDEXED = frozenset({"contacts"})
 
 _EDIT_SCALARS = (
     "name", "company_number", "address", "description", "capabilities", "cpv_codes", "sme",
@@ -377,6 +412,8 @@ _EDIT_SCALARS = (
 
 def update_supplier(supplier: Supplier, edit: SupplierEdit, *, actor: User) -> dict[str, Any]:
     """Apply the form to ``supplier``; return the changed values' after-state ({} if none).
+
+    Bumps the data version when anything the matching index uses changed.
 
     :raise AdminError: an empty or too long name, min above max, an unknown lot.
     """
@@ -420,6 +457,13 @@ def update_supplier(supplier: Supplier, edit: SupplierEdit, *, actor: User) -> d
         db.session.flush()  # the unique (supplier, option) rows go before new ones come
         supplier.commitments = [Commitment(option_code=code, quantity_per_million=qty)
                                 for code, qty in sorted(edit.commitments)]
+    # In the order given (the first is shown first); replaced only when changed, so an
+    # unchanged form keeps the rows and their ids.
+    if edit.contacts is not None and edit.contacts != [
+        contact_values(c) for c in supplier.contacts
+    ]:
+        supplier.contacts = [Contact(name=c.name, role=c.role, email=c.email, phone=c.phone)
+                             for c in edit.contacts]
     db.session.flush()
     after = supplier_snapshot(supplier)
     changed_before, changed_after = diff_snapshots(before, after)
@@ -427,6 +471,7 @@ def update_supplier(supplier: Supplier, edit: SupplierEdit, *, actor: User) -> d
         record_event("supplier.edited", actor=actor, organisation_id=actor.organisation_id,
                      object_type="supplier", object_id=supplier.id,
                      details={"before": changed_before, "after": changed_after})
+    if changed_after.keys() - _NOT_INDEXED:
         bump_version()
     return changed_after
 

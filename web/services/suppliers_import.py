@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gc
-import math
 import operator
 import re
 from collections import defaultdict
@@ -37,7 +37,6 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from matcher import normalise_cpv
 from web.extensions import db
 from web.models import (
     Accreditation,
@@ -54,6 +53,20 @@ from web.postcodes import (
     PostcodeFormatError,
     PostcodeNotFound,
     normalise_postcode,
+)
+from web.services.supplier_fields import (
+    FieldError,
+    codes_hint,
+    listed,
+    parse_accreditations,
+    parse_commitments,
+    parse_company_number,
+    parse_cpv_codes,
+    parse_email,
+    parse_number,
+    parse_phone,
+    parse_website,
+    split_list,
 )
 from web.services.supplier_files import (
     MAX_CELL_CHARS,
@@ -133,12 +146,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 IGNORED_COLUMNS = ("reason",)
 
 # Lengths of the database columns, so a long value is a row problem, not a database error.
+# (Those of the cell parsers shared with the admin form are in web.services.supplier_fields.)
 MAX_EXTERNAL_ID_CHARS = 100
 MAX_NAME_CHARS = 300
-MAX_URL_CHARS = 300
-MAX_EMAIL_CHARS = 300
-MAX_PHONE_CHARS = 50
-MAX_ACCREDITATION_NAME_CHARS = 100
 
 # A rough box around Great Britain and Northern Ireland (degrees, WGS84): a point outside
 # it is almost certainly a typo or swapped latitude and longitude.
@@ -149,24 +159,10 @@ WRITE_BATCH_ROWS = 900  # rows per INSERT/UPDATE batch (and ids per "IN (...)" r
 INSERT_BATCH_ROWS = 10_000  # rows per executemany of a bulk insert
 IN_CLAUSE_CHUNK = 900  # ids per "IN (...)": under SQLite's old 999-parameter limit
 PROGRESS_EVERY_ROWS = 500  # rows between progress callbacks
-MAX_LISTED_CODES = 20  # known codes listed in an "unknown code" message, at most
-MAX_LISTED_VALUES = 5  # values of the file (bad codes, headings) a message lists, at most
 
-_LIST_SEPARATOR = ";"
-_CPV_RE = re.compile(r"(\d{8})(?:-(\d))?")
-_CPV_SPLIT_RE = re.compile(r"[;,\s]+")
 _GSS_CODE_RE = re.compile(r"[EWSN][0-9]{8}")  # ASCII digits: "\d" takes any script's
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_COMPANY_NUMBER_RE = re.compile(r"(?:[A-Z]{2}|[A-Z]\d|\d{2})\d{6}")
-_COMPANY_PREFIXED_RE = re.compile(r"([A-Z]{2})(\d{1,6})")
-# Values people type for "no company number": stored as blank, without a warning.
-_COMPANY_NUMBER_PLACEHOLDERS = frozenset(
-    {"N/A", "NA", "N.A.", "NONE", "NIL", "-", "--", "0", "TBC", "UNKNOWN", "NOT APPLICABLE"}
-)
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0", ""})
-# "ISO 9001:2015" is a name, not a name and a bad date: a 4-digit tail is part of the name.
-_YEAR_SUFFIX_RE = re.compile(r"\d{4}")
 
 # Supplier columns each import column sets (location columns are handled together).
 _SCALAR_FIELDS = (
@@ -297,28 +293,7 @@ def read_supplier_file(source: Source, *, filename: str) -> Table:
 
 
 # --- parsing cells ----------------------------------------------------------------------
-
-
-class _CellError(ValueError):
-    """A cell's value is invalid; the message is the reason shown to the user."""
-
-
-def _number(text: str, *, minimum: float | None = 0.0) -> float | None:
-    """A number typed by a person: "£1,250,000", "25", "" (None)."""
-    cleaned = text.replace("£", "").replace(",", "").replace(" ", "").strip()
-    if not cleaned:
-        return None
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise _CellError(f'"{quote_cell(text.strip())}" is not a number') from None
-    if not math.isfinite(value):
-        raise _CellError(f'"{quote_cell(text.strip())}" is not a number')
-    if minimum is not None and value < minimum:
-        raise _CellError(
-            f"{quote_cell(text.strip())} is negative; it must be {minimum:g} or more"
-        )
-    return value
+# The parsers shared with the admin supplier form are in web.services.supplier_fields.
 
 
 def _boolean(text: str) -> bool:
@@ -327,136 +302,9 @@ def _boolean(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise _CellError(
+    raise FieldError(
         f'"{quote_cell(text.strip())}" is not yes or no (use yes/no, true/false, y/n or 1/0)'
     )
-
-
-def _split_list(text: str) -> list[str]:
-    """A ``;``-separated list: items stripped, blanks and repeats (ignoring case) dropped."""
-    items: list[str] = []
-    seen: set[str] = set()
-    for item in text.split(_LIST_SEPARATOR):
-        item = item.strip()
-        if item and item.casefold() not in seen:
-            seen.add(item.casefold())
-            items.append(item)
-    return items
-
-
-def _cpv_codes(text: str) -> list[str]:
-    codes: list[str] = []
-    bad: list[str] = []
-    for item in _CPV_SPLIT_RE.split(text.strip()):
-        if not item:
-            continue
-        match = _CPV_RE.fullmatch(item)
-        if match is None:
-            bad.append(item)
-            continue
-        code = normalise_cpv(match[1])  # in ASCII digits, whatever script they were typed in
-        if code not in codes:
-            codes.append(code)
-    if bad:
-        raise _CellError(
-            f"malformed CPV code{'s' if len(bad) > 1 else ''} {_listed(bad)}: a CPV code is "
-            "8 digits with an optional check digit, e.g. 45421151 or 45421151-3"
-        )
-    return codes
-
-
-def _company_number(text: str) -> tuple[str | None, str | None]:
-    """(normalised Companies House number or None, warning or None).
-
-    Spreadsheets drop leading zeros (1234567 for 01234567), so numbers are padded back to
-    8 characters. Text that cannot be a company number is not stored, with a warning: it
-    is usually an address or trading name typed in the wrong column.
-    """
-    raw = text.strip()
-    compact = re.sub(r"\s+", "", raw).upper()
-    if not compact or compact in _COMPANY_NUMBER_PLACEHOLDERS:
-        return None, None
-    if compact.isdigit() and len(compact) <= 8 and int(compact) > 0:
-        return compact.zfill(8), None
-    if match := _COMPANY_PREFIXED_RE.fullmatch(compact):
-        return match[1] + match[2].zfill(6), None
-    if _COMPANY_NUMBER_RE.fullmatch(compact):
-        return compact, None
-    return None, (
-        f'"{quote_cell(raw)}" is not a Companies House number (8 characters, such as 01234567 or '
-        "SC123456), so it was not stored"
-    )
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise _CellError(
-            f'"{quote_cell(text.strip())}" is not a date: use YYYY-MM-DD, e.g. 2026-03-31'
-        ) from None
-
-
-def _accreditations(text: str) -> tuple[tuple[str, dt.date | None], ...]:
-    result: dict[str, tuple[str, dt.date | None]] = {}
-    for item in _split_list(text):
-        name, expires = item, None
-        head, colon, tail = item.rpartition(":")
-        if colon and not _YEAR_SUFFIX_RE.fullmatch(tail.strip()):
-            name = head.strip()
-            expires = _date(tail) if tail.strip() else None
-        if not name:
-            raise _CellError(f'"{quote_cell(item)}" has no accreditation name before the ":"')
-        if len(name) > MAX_ACCREDITATION_NAME_CHARS:
-            raise _CellError(
-                f'accreditation name "{quote_cell(name)}" is longer than '
-                f"{MAX_ACCREDITATION_NAME_CHARS} characters"
-            )
-        if name.casefold() in result:
-            raise _CellError(f'accreditation "{quote_cell(name)}" is listed twice')
-        result[name.casefold()] = (name, expires)
-    return tuple(result.values())
-
-
-def _text(text: str, limit: int | None = None, *, what: str = "value") -> str:
-    value = text.strip()
-    if limit is not None and len(value) > limit:
-        raise _CellError(f"the {what} is longer than {limit} characters")
-    return value
-
-
-def _optional_text(text: str, limit: int, *, what: str) -> str | None:
-    return _text(text, limit, what=what) or None
-
-
-def _email(text: str) -> str | None:
-    value = _optional_text(text, MAX_EMAIL_CHARS, what="email address")
-    if value is not None and not _EMAIL_RE.fullmatch(value):
-        raise _CellError(f'"{quote_cell(value)}" is not an email address')
-    return value
-
-
-def _website(text: str) -> str | None:
-    value = _optional_text(text, MAX_URL_CHARS, what="web address")
-    if value is not None and re.search(r"\s", value):
-        raise _CellError(f'"{quote_cell(value)}" is not a web address (it contains spaces)')
-    return value
-
-
-def _listed(values: Sequence[str]) -> str:
-    """Values of the file as a message lists them: quoted briefly, the first few only."""
-    shown = ", ".join(quote_cell(value) for value in values[:MAX_LISTED_VALUES])
-    more = len(values) - MAX_LISTED_VALUES
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _codes_hint(known: Iterable[str]) -> str:
-    codes = sorted(known)
-    if not codes:
-        return " (none are set up yet)"
-    if len(codes) > MAX_LISTED_CODES:
-        return ""
-    return f" (known: {', '.join(codes)})"
 
 
 # --- the register as it is ----------------------------------------------------------------
@@ -555,25 +403,21 @@ def _accreditation_key(
 # --- parsing rows -------------------------------------------------------------------------
 
 
-def _phone(text: str) -> str | None:
-    return _optional_text(text, MAX_PHONE_CHARS, what="phone number")
-
-
 # Columns whose cell alone gives a supplier column of the same name, and whether to
 # remember each distinct cell's result (worth it where the same text recurs across rows).
 _SIMPLE_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "address": (str.strip, False),
     "description": (str.strip, False),
-    "capabilities": (_split_list, False),
-    "cpv_codes": (_cpv_codes, True),
+    "capabilities": (split_list, False),
+    "cpv_codes": (parse_cpv_codes, True),
     "sme": (_boolean, True),
     "vcse": (_boolean, True),
-    "service_radius_km": (_number, True),
-    "min_contract_value": (_number, True),
-    "max_contract_value": (_number, True),
-    "website": (_website, False),
-    "email": (_email, False),
-    "phone": (_phone, False),
+    "service_radius_km": (parse_number, True),
+    "min_contract_value": (parse_number, True),
+    "max_contract_value": (parse_number, True),
+    "website": (parse_website, False),
+    "email": (parse_email, False),
+    "phone": (parse_phone, False),
 }
 
 
@@ -619,8 +463,10 @@ class _RowParser:
             if column in self.index
         ]
         self._lots_of = self._memoised(self._lots)
-        self._commitments_of = self._memoised(self._commitments)
-        self._accreditations_of = self._memoised(_accreditations)
+        self._commitments_of = self._memoised(
+            functools.partial(parse_commitments, option_codes=register.option_codes)
+        )
+        self._accreditations_of = self._memoised(parse_accreditations)
         self._postcodes: dict[str, Location | PostcodeNotFound | PostcodeFormatError] = {}
 
     @staticmethod
@@ -637,11 +483,11 @@ class _RowParser:
             except KeyError:
                 try:
                     ok, result = True, parse(text)
-                except _CellError as error:
+                except FieldError as error:
                     ok, result = False, str(error)
                 results[text] = (ok, result)
             if not ok:
-                raise _CellError(result)
+                raise FieldError(result)
             return result
 
         return run
@@ -700,14 +546,14 @@ class _RowParser:
             found.append(("name", f"the name is longer than {MAX_NAME_CHARS} characters"))
         values["name"] = name
         if "company_number" in self.index:
-            company_number, warning = _company_number(cells[position["company_number"]])
+            company_number, warning = parse_company_number(cells[position["company_number"]])
             values["company_number"] = company_number
             if warning:
                 noted.append(("company_number", warning))
         for column, cell_position, parse_cell in self._simple:
             try:
                 values[column] = parse_cell(cells[cell_position])
-            except _CellError as error:
+            except FieldError as error:
                 found.append((column, str(error)))
         low, high = values.get("min_contract_value"), values.get("max_contract_value")
         if low is not None and high is not None and low > high:
@@ -722,12 +568,12 @@ class _RowParser:
         if "lots" in self.index:
             try:
                 row.lots = self._lots_of(cells[position["lots"]])
-            except _CellError as error:
+            except FieldError as error:
                 found.append(("lots", str(error)))
         if "accreditations" in self.index:
             try:
                 held = self._accreditations_of(cells[position["accreditations"]])
-            except _CellError as error:
+            except FieldError as error:
                 found.append(("accreditations", str(error)))
             else:
                 row.accreditations = _accreditation_key(held)  # sorted, as stored ones are
@@ -740,7 +586,7 @@ class _RowParser:
         if "social_value" in self.index:
             try:
                 row.commitments = self._commitments_of(cells[position["social_value"]])
-            except _CellError as error:
+            except FieldError as error:
                 found.append(("social_value", str(error)))
 
         if not found:
@@ -778,8 +624,8 @@ class _RowParser:
                     ("longitude", lon_text, LONGITUDE_RANGE),
                 ):
                     try:
-                        value = _number(text, minimum=None)
-                    except _CellError as error:
+                        value = parse_number(text, minimum=None)
+                    except FieldError as error:
                         found.append((column, str(error)))
                         continue
                     assert value is not None  # text is not blank
@@ -838,7 +684,7 @@ class _RowParser:
     def _lots(self, text: str) -> tuple[int, ...]:
         lot_ids: set[int] = set()
         unknown: list[str] = []
-        for code in _split_list(text):
+        for code in split_list(text):
             key = code.upper()
             if ":" in key:
                 lot_id = self.register.lots_by_qualified.get(key)
@@ -851,7 +697,7 @@ class _RowParser:
             if not matches:
                 unknown.append(code)
             elif len(matches) > 1:
-                raise _CellError(
+                raise FieldError(
                     f'lot code "{code}" is used by more than one framework: write it as '
                     "FRAMEWORK:LOT, e.g. RETROFIT:" + code
                 )
@@ -859,31 +705,11 @@ class _RowParser:
                 lot_ids.add(matches[0])
         if unknown:
             known = self.register.lots_by_code.keys()
-            raise _CellError(
-                f"unknown lot code{'s' if len(unknown) > 1 else ''} {_listed(unknown)}"
-                + _codes_hint(known)
+            raise FieldError(
+                f"unknown lot code{'s' if len(unknown) > 1 else ''} {listed(unknown)}"
+                + codes_hint(known)
             )
         return tuple(sorted(lot_ids))
-
-    def _commitments(self, text: str) -> tuple[tuple[str, float], ...]:
-        commitments: dict[str, float] = {}
-        unknown: list[str] = []
-        for item in _split_list(text):
-            code_text, colon, quantity_text = item.partition(":")
-            code = self.register.option_codes.get(code_text.strip().upper())
-            if code is None:
-                unknown.append(code_text.strip())
-                continue
-            if code in commitments:
-                raise _CellError(f'social-value option "{code}" is listed twice')
-            quantity = _number(quantity_text) if colon else None
-            commitments[code] = 1.0 if quantity is None else quantity
-        if unknown:
-            raise _CellError(
-                f"unknown social-value option code{'s' if len(unknown) > 1 else ''} "
-                f"{_listed(unknown)}" + _codes_hint(self.register.option_codes.values())
-            )
-        return tuple(sorted(commitments.items()))
 
     def _identify(self, row: _Row, found: list[tuple[str | None, str]]) -> None:
         """Find the stored supplier the row is: by external id, else by company number."""
@@ -896,7 +722,7 @@ class _RowParser:
             return
         matches = self.register.by_company_number.get(company_number, [])
         if len(matches) > 1:
-            ids = _listed(sorted(s.external_id for s in matches))
+            ids = listed(sorted(s.external_id for s in matches))
             found.append(("external_id", (
                 f"company number {company_number} belongs to {len(matches)} suppliers "
                 f"({ids}); give the external_id of the one this row is"
@@ -1084,7 +910,7 @@ def _check_columns(header: Sequence[str], present: set[str | None], filename: st
     if not ("postcode" in present or {"latitude", "longitude"} <= present):
         missing.append("postcode (or latitude and longitude)")
     if missing:
-        found = _listed([repr(h) for h in header if h]) or "none"
+        found = listed([repr(h) for h in header if h]) or "none"
         raise ImportFileError(
             f"{filename} has no {' or '.join(missing)} column. Row 1 must name the columns; "
             f"found: {found}. Columns: {', '.join(COLUMNS)}."
@@ -1101,7 +927,7 @@ def _header_warnings(table: Table) -> list[RowProblem]:
         return []
     return [RowProblem(
         1, None,
-        f"unknown column{'s' if len(unknown) > 1 else ''} ignored: {_listed(unknown)}",
+        f"unknown column{'s' if len(unknown) > 1 else ''} ignored: {listed(unknown)}",
     )]
 
 
@@ -1122,7 +948,7 @@ def _warn_shared_company_number(
     if others:
         warnings.append(RowProblem(
             row.number, "company_number",
-            f"company number {company_number} is also given for {_listed(others)}: "
+            f"company number {company_number} is also given for {listed(others)}: "
             "a possible duplicate supplier",
             row.external_id,
         ))

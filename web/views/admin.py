@@ -162,7 +162,7 @@ def supplier(supplier_id: int) -> ResponseReturnValue:
 @bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit_supplier(supplier_id: int) -> ResponseReturnValue:
-    """Edit a supplier's fields, lots, accreditations and commitments."""
+    """Edit a supplier's fields, contacts, lots, accreditations and commitments."""
     supplier = get_supplier(supplier_id)
     form = SupplierForm()
     form.set_lot_choices(db.session.scalars(
