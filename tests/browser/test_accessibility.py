@@ -40,6 +40,10 @@ class MemberPages:
     shortlist: str
     lock: str
     remove: str
+    #: A second shortlist, locked, its outcome recorded and corrected once, and the page
+    #: that corrects its outcome.
+    awarded: str
+    correct_outcome: str
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +71,45 @@ def member_pages(browser: Browser, live_server: LiveServer) -> Iterator[MemberPa
             "link", name="Fire doors, Leeds").click()
         page.wait_for_url(re.compile(r"/shortlists/\d+$"))
         remove = page.get_by_role("link", name=re.compile(r"^Remove ")).first
+        awarded = awarded_shortlist(live_server, MEMBER_EMAIL, page.url)
         yield MemberPages(context.storage_state(), results, page.url, page.url + "/lock",
-                          live_server(remove.get_attribute("href") or ""))
+                          live_server(remove.get_attribute("href") or ""), awarded,
+                          awarded + "/outcome/correct")
     finally:
         context.close()
+
+
+def awarded_shortlist(server: LiveServer, email: str, draft_url: str) -> str:
+    """The URL of a new shortlist of ``email``'s, from the search of the draft at
+    ``draft_url``: locked, awarded to the draft's first supplier, then corrected once.
+
+    Made through the services (the pages that lock and record an outcome are the journey's
+    business; here they only need to exist).
+    """
+    from web.extensions import db
+    from web.models import Shortlist, User
+    from web.postcodes import get_directory
+    from web.services import shortlists as service
+
+    with server.app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == email))
+        draft = db.session.get(Shortlist, int(draft_url.rstrip("/").rsplit("/", 1)[1]))
+        assert user is not None and draft is not None
+        supplier_id = service.active_entries(draft)[0].supplier_id
+        directory = get_directory(server.app)
+        shortlist = service.add_from_search(
+            actor=user, supplier_id=supplier_id, directory=directory,
+            search_params=draft.search_inputs["params"],
+            new_shortlist_name="Fire doors, Leeds (awarded)",
+        ).shortlist
+        service.lock_shortlist(shortlist, actor=user, directory=directory)
+        service.record_outcome(shortlist, actor=user, outcome="awarded",
+                               awarded_supplier_id=supplier_id, awarded_value=40_000)
+        service.correct_outcome(shortlist, actor=user, reason="The value was mistyped",
+                                outcome="awarded", awarded_supplier_id=supplier_id,
+                                awarded_value=400_000)
+        db.session.commit()
+        return server(f"/shortlists/{shortlist.id}")
 
 
 def open_details(page: Page) -> None:
@@ -81,6 +120,12 @@ def sign_in_with_errors(page: Page) -> None:
     page.get_by_label("Email address").fill("not-an-email")
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD + "x")
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert page.locator(".govuk-error-summary").is_visible()
+
+
+def correct_outcome_with_errors(page: Page) -> None:
+    page.get_by_role("button", name="Save the correction").click()  # no reason given
     page.wait_for_load_state()
     assert page.locator(".govuk-error-summary").is_visible()
 
@@ -101,6 +146,9 @@ PAGES: list[tuple[str, str, bool, Callable[[Page], None]]] = [
     ("shortlist detail", "shortlist", True, open_details),
     ("remove a supplier", "remove", True, nothing),
     ("lock confirmation", "lock", True, nothing),
+    ("shortlist with a corrected outcome", "awarded", True, open_details),
+    ("correct the outcome", "correct_outcome", True, nothing),
+    ("correct the outcome with errors", "correct_outcome", True, correct_outcome_with_errors),
     ("catalogue", "/catalogue/", True, nothing),
 ]
 

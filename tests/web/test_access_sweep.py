@@ -33,8 +33,8 @@ PUBLIC = {"main.home", "main.accessibility", "main.cookies", "main.privacy",
           "main.data_attribution", "main.healthz", "ops.readyz", "auth.sign_in",
           "auth.sign_out", "api.openapi_document", "static"}
 #: Routes that hold organisation A's own objects in their URL.
-ORG_A_OBJECTS = re.compile(r"^(shortlists\.(detail|edit|remove_entry|export|lock|outcome)"
-                           r"|account\.revoke)$")
+ORG_A_OBJECTS = re.compile(r"^(shortlists\.(detail|edit|remove_entry|export|lock|outcome"
+                           r"|correct_outcome)|account\.revoke)$")
 
 
 @dataclass

@@ -187,6 +187,52 @@ def test_json_carries_everything_and_the_hash_can_be_recomputed(
     assert data["outcome"]["awarded_value"] == 400000
 
 
+def test_exports_after_a_correction_show_the_corrected_outcome_and_its_history(
+    world: World, shortlist: Shortlist
+) -> None:
+    _lock(shortlist, world)
+    service.record_outcome(shortlist, actor=world.user, outcome="awarded",
+                           awarded_supplier_id=world.suppliers[0].id, awarded_value=40_000)
+    locked = (dict(shortlist.snapshot or {}), shortlist.data_hash)
+    service.correct_outcome(shortlist, actor=world.colleague, reason="Value mistyped",
+                            outcome="awarded", awarded_supplier_id=world.suppliers[0].id,
+                            awarded_value=400_000)
+    service.correct_outcome(shortlist, actor=world.user, reason="Wrong supplier chosen",
+                            outcome="awarded", awarded_supplier_id=world.suppliers[1].id,
+                            awarded_value=400_000, note="Call-off 7")
+
+    data = json.loads(_export(shortlist, world, "json").data)
+    outcome = data["outcome"]
+    assert (outcome["outcome"], outcome["awarded_supplier"], outcome["awarded_value"],
+            outcome["note"]) == ("awarded", "Mid Insulation Ltd", 400_000, "Call-off 7")
+    assert [(c["corrected_by"], c["reason"], c["before"]["supplier_name"],
+             c["before"]["value"], c["after"]["supplier_name"], c["after"]["value"])
+            for c in outcome["corrections"]] == [
+        ("Colleague", "Value mistyped", "Near Insulation Ltd", 40_000, "Near Insulation Ltd",
+         400_000),
+        ("Ada Member", "Wrong supplier chosen", "Near Insulation Ltd", 400_000,
+         "Mid Insulation Ltd", 400_000),
+    ]
+    # The frozen ranking is what it was: the hash still recomputes from the export.
+    assert (data["reproducibility"]["data_hash"], shortlist.snapshot) == (locked[1], locked[0])
+    assert service.data_hash(data["suppliers"], data_version=data["reproducibility"][
+        "data_version"]) == locked[1]
+
+    text = _pdf_text(_export(shortlist, world, "pdf").data)
+    assert "Awarded to Mid Insulation Ltd, £400,000.00." in text
+    for expected in ("by Colleague: Awarded to Near Insulation Ltd, £40,000.00 -> awarded",
+                     "Reason: Value mistyped",
+                     "by Ada Member: Awarded to Near Insulation Ltd, £400,000.00 -> awarded "
+                     "to Mid Insulation",  # a line break may fall before "Ltd"
+                     "note added. Reason: Wrong supplier chosen"):
+        assert expected in text, expected
+    rows = list(csv.DictReader(io.StringIO(
+        _export(shortlist, world, "csv").data.decode("utf-8-sig"))))
+    assert [r["name"] for r in rows][:2] == ["Near Insulation Ltd", "Mid Insulation Ltd"]
+    book = load_workbook(io.BytesIO(_export(shortlist, world, "xlsx").data))
+    assert book.sheetnames[:2] == ["Method", "Shortlist"]
+
+
 def _pdf_text(data: bytes) -> str:
     """The text drawn by a PDF's content streams (fpdf2 writes core-font text as literal
     strings in Flate-compressed streams)."""

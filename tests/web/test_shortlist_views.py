@@ -104,7 +104,8 @@ def _flashes(client: FlaskClient) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("path", ["/shortlists", "/shortlists/1", "/shortlists/1/export.csv",
-                                  "/shortlists/1/lock", "/shortlists/add"])
+                                  "/shortlists/1/lock", "/shortlists/1/outcome/correct",
+                                  "/shortlists/add"])
 def test_signed_out_visitors_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
@@ -467,6 +468,184 @@ def test_recording_an_award(client: FlaskClient, auth: AuthActions, ids: Ids) ->
 
 
 # ---------------------------------------------------------------------------------------
+# Correcting the outcome
+
+RECORDED = ("awarded", 1, 250_000, "Best value")  # (outcome, supplier index, value, note)
+
+
+def _with_outcome(ids: Ids) -> int:
+    """A committed locked shortlist (Near, Mid) awarded to Mid for £250,000."""
+    shortlist_id = _locked(ids)
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    service.record_outcome(shortlist, actor=ids.world.user, outcome="awarded",
+                           awarded_supplier_id=ids.suppliers[1], awarded_value=250_000,
+                           note="Best value")
+    db.session.commit()
+    return shortlist_id
+
+
+def _outcome_of(ids: Ids, shortlist_id: int) -> tuple[Any, ...]:
+    """The stored outcome, with a supplier as its index in ``ids.suppliers``, and how many
+    corrections the trail holds."""
+    db.session.expire_all()
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    supplier = (ids.suppliers.index(shortlist.awarded_supplier_id)
+                if shortlist.awarded_supplier_id is not None else None)
+    corrections = [t for t in service.audit_trail(shortlist)
+                   if t.action == "shortlist.outcome_corrected"]
+    return (shortlist.outcome, supplier, shortlist.awarded_value, shortlist.outcome_note,
+            len(corrections))
+
+
+def test_the_correction_form_is_prefilled_with_the_recorded_outcome(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _with_outcome(ids)
+    _login(auth, ids.user)
+    detail = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert f'href="/shortlists/{shortlist_id}/outcome/correct"' in detail
+    assert 'id="outcome-corrected"' not in detail
+    response = client.get(f"/shortlists/{shortlist_id}/outcome/correct")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Correct the outcome" in page
+    assert 'value="awarded" checked' in page
+    assert f'value="{ids.suppliers[1]}" checked' in page
+    assert f'value="{ids.suppliers[0]}">' in page  # offered, not chosen
+    assert 'name="value" type="text" value="250,000"' in page
+    assert ">Best value</textarea>" in page
+    assert 'name="reason"' in page and "govuk-error-summary" not in page
+
+
+def test_correcting_the_outcome(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    shortlist_id = _with_outcome(ids)
+    _login(auth, ids.user)
+    response = client.post(f"/shortlists/{shortlist_id}/outcome/correct", data={
+        "outcome": "none_suitable", "note": "Board has not decided",
+        "reason": "Recorded before the award was made"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/shortlists/{shortlist_id}"
+    assert _flashes(client) == [("success", "Outcome corrected. The outcome as it was and "
+                                            "your reason are in the history.")]
+    assert _outcome_of(ids, shortlist_id) == (
+        "none_suitable", None, None, "Board has not decided", 1)
+    assert service.recent_awards(ids.suppliers[:2]) == {ids.suppliers[0]: 0, ids.suppliers[1]: 0}
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert "None of the suppliers was suitable" in page
+    assert 'id="outcome-corrected"' in page and "Once, last by Ada Member" in page
+    assert ("<td class=\"govuk-table__cell\">Outcome corrected</td>\n"
+            "      <td class=\"govuk-table__cell\">Awarded to Mid Insulation Ltd, £250,000.00 → "
+            "none suitable; note changed. Reason: Recorded before the award was made</td>"
+            ) in page
+
+    response = client.post(f"/shortlists/{shortlist_id}/outcome/correct", data={
+        "outcome": "awarded", "supplier_id": str(ids.suppliers[0]), "value": "£1,000.50",
+        "note": "", "reason": "Awarded to Near in the end"})
+    assert response.status_code == 303
+    assert _outcome_of(ids, shortlist_id) == ("awarded", 0, 1000.5, "", 2)
+    assert service.recent_awards(ids.suppliers[:2]) == {ids.suppliers[0]: 1, ids.suppliers[1]: 0}
+    page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert "Awarded to Near Insulation Ltd, £1,000.50" in page and "2 times" in page
+
+
+@pytest.mark.parametrize(("data", "error", "field"), [
+    ({"outcome": "none_suitable", "note": "x"}, "Enter why you are correcting the outcome",
+     "reason"),
+    ({"outcome": "none_suitable", "note": "x", "reason": "  "},
+     "Enter why you are correcting the outcome", "reason"),
+    ({"outcome": "none_suitable", "note": "x", "reason": "Typo\x07"},
+     "Reason must not contain control characters", "reason"),
+    ({"outcome": "none_suitable", "note": "x", "reason": "x" * 5001},
+     "Reason must be 5000 characters or fewer", "reason"),
+    ({"outcome": "none_suitable", "note": "a\x00b", "reason": "x"},
+     "Note must not contain control characters", "note"),
+    ({"outcome": "none_suitable", "note": "", "reason": "x"},
+     "Enter why none of the suppliers was suitable", "note"),
+    ({"reason": "x"}, "Select what the outcome was", "outcome"),
+    ({"outcome": "awarded", "supplier_id": "{mid}", "value": "lots", "reason": "x"},
+     "Enter the contract value as an amount in pounds", "value"),
+    ({"outcome": "awarded", "supplier_id": "{unmatched}", "value": "1", "reason": "x"},
+     "Select the supplier awarded the contract", "supplier_id"),
+    ({"outcome": "awarded", "supplier_id": "{mid}", "value": "£250,000", "note": "Best value",
+      "reason": "x"}, "The outcome is the same as the one recorded", None),
+], ids=["no reason", "blank reason", "control in reason", "long reason", "control in note",
+        "no note", "no outcome", "bad value", "not shortlisted", "unchanged"])
+def test_the_correction_form_shows_errors_and_changes_nothing(
+    client: FlaskClient, auth: AuthActions, ids: Ids, data: dict[str, str], error: str,
+    field: str | None,
+) -> None:
+    shortlist_id = _with_outcome(ids)
+    _login(auth, ids.user)
+    data = {k: v.format(mid=ids.suppliers[1], unmatched=ids.unmatched) for k, v in data.items()}
+    response = client.post(f"/shortlists/{shortlist_id}/outcome/correct", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<title>Error: Correct the outcome" in page
+    summary = page[page.index('class="govuk-error-summary"'):page.index("<h1")]
+    assert error in summary
+    if field is not None:
+        assert f'href="#{field}"' in summary
+        assert 'class="govuk-error-message"' in page
+    assert _outcome_of(ids, shortlist_id) == (*RECORDED, 0)
+
+
+def test_only_a_recorded_outcome_can_be_corrected(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    draft, locked = _draft(ids), _locked(ids)
+    _login(auth, ids.user)
+    correction = {"outcome": "none_suitable", "note": "x", "reason": "x"}
+    for shortlist_id, message in (
+        (draft, "A draft shortlist has no outcome to correct."),
+        (locked, "No outcome has been recorded for this shortlist yet, so there is nothing "
+                 "to correct."),
+    ):
+        for method, data in (("get", None), ("post", correction)):
+            response = getattr(client, method)(f"/shortlists/{shortlist_id}/outcome/correct",
+                                               data=data)
+            assert response.status_code == 303
+            assert response.headers["Location"] == f"/shortlists/{shortlist_id}"
+            assert _flashes(client) == [("message", message)]
+            client.get(f"/shortlists/{shortlist_id}")  # shows, and so clears, the flash
+        assert _outcome_of(ids, shortlist_id) == (None, None, None, "", 0)
+    page = client.get(f"/shortlists/{locked}").get_data(as_text=True)
+    assert "/outcome/correct" not in page
+
+
+@pytest.mark.parametrize(("who", "status"), [("other", 404), ("admin", 403)])
+def test_only_the_owning_organisation_corrects_an_outcome(
+    client: FlaskClient, auth: AuthActions, ids: Ids, who: str, status: int
+) -> None:
+    shortlist_id = _with_outcome(ids)
+    _login(auth, getattr(ids, who))
+    url = f"/shortlists/{shortlist_id}/outcome/correct"
+    assert client.get(url).status_code == status
+    response = client.post(url, data={"outcome": "none_suitable", "note": "x", "reason": "x"})
+    assert response.status_code == status
+    assert _outcome_of(ids, shortlist_id) == (*RECORDED, 0)
+    if who == "admin":
+        page = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+        assert "Awarded to Mid Insulation Ltd" in page and url not in page
+
+
+def test_a_correction_needs_a_csrf_token(
+    client: FlaskClient, auth: AuthActions, ids: Ids, app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shortlist_id = _with_outcome(ids)
+    _login(auth, ids.user)
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    page = client.get(f"/shortlists/{shortlist_id}/outcome/correct").get_data(as_text=True)
+    assert 'name="csrf_token"' in page
+    response = client.post(f"/shortlists/{shortlist_id}/outcome/correct", data={
+        "outcome": "none_suitable", "note": "x", "reason": "x"})
+    assert response.status_code == 400
+    assert _outcome_of(ids, shortlist_id) == (*RECORDED, 0)
+
+
+# ---------------------------------------------------------------------------------------
 # Exports
 
 
@@ -523,6 +702,8 @@ ISOLATED_ROUTES = [
     ("post", "/lock", {}),
     ("get", "/outcome", None),
     ("post", "/outcome", {"outcome": "none_suitable", "note": "x"}),
+    ("get", "/outcome/correct", None),
+    ("post", "/outcome/correct", {"outcome": "none_suitable", "note": "x", "reason": "x"}),
     ("post", "add", {"supplier_id": "{supplier}", "shortlist_id": "{shortlist}",
                      "search": RESULTS_QUERY}),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
@@ -522,6 +523,211 @@ def test_recent_awards_counts_the_last_12_months(world: World) -> None:
     naive = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=100)
     assert service.recent_awards([a.id], since=naive) == {a.id: 1}
     assert service.recent_awards([]) == {}
+
+
+# ---------------------------------------------------------------------------------------
+# Correcting the outcome
+
+
+def _awarded(world: World, *, value: float = 25_000, note: str = "") -> Shortlist:
+    """A locked shortlist (Near and Mid) awarded to Near for ``value``."""
+    shortlist, _entry = _locked(world)
+    service.record_outcome(shortlist, actor=world.user, outcome="awarded",
+                           awarded_supplier_id=world.suppliers[0].id, awarded_value=value,
+                           note=note)
+    return shortlist
+
+
+def _outcome(shortlist: Shortlist) -> tuple[Any, ...]:
+    return (shortlist.outcome, shortlist.awarded_supplier_id, shortlist.awarded_value,
+            shortlist.outcome_note)
+
+
+def _frozen(shortlist: Shortlist) -> tuple[Any, ...]:
+    """Everything a lock froze, and who recorded the outcome when."""
+    return (shortlist.status, shortlist.snapshot, shortlist.data_hash, shortlist.locked_at,
+            shortlist.locked_by_id, shortlist.algorithm_version, shortlist.catalogue_version,
+            shortlist.search_inputs, shortlist.outcome_at, shortlist.outcome_by_id,
+            [(e.supplier_id, e.rank, e.score, e.breakdown, e.removed_at)
+             for e in shortlist.entries])
+
+
+def test_correcting_an_award_to_none_suitable_and_back(world: World) -> None:
+    shortlist = _awarded(world)
+    db.session.expire_all()  # as stored (SQLite hands back naive timestamps)
+    frozen = copy.deepcopy(_frozen(shortlist))
+    correction = service.correct_outcome(
+        shortlist, actor=world.colleague, reason="Recorded before the award was made",
+        outcome="none_suitable", note="Award not made yet")
+    assert _outcome(shortlist) == ("none_suitable", None, None, "Award not made yet")
+    assert correction["before"]["supplier_name"] == "Near Insulation Ltd"
+
+    service.correct_outcome(
+        shortlist, actor=world.user, reason="Awarded to Mid after all", outcome="awarded",
+        awarded_supplier_id=world.suppliers[1].id, awarded_value=250_000, note="")
+    assert _outcome(shortlist) == ("awarded", world.suppliers[1].id, 250_000, "")
+    # The lock and the first recording stand; only the outcome changed.
+    db.session.expire_all()
+    assert _frozen(shortlist) == frozen
+    assert shortlist.outcome_by_id == world.user.id
+    trail = service.audit_trail(shortlist)
+    assert [(t.label, t.actor, t.summary) for t in trail[-3:]] == [
+        ("Outcome recorded", "Ada Member", "Awarded to Near Insulation Ltd, £25,000.00"),
+        ("Outcome corrected", "Colleague",
+         "Awarded to Near Insulation Ltd, £25,000.00 → none suitable; note added. "
+         "Reason: Recorded before the award was made"),
+        ("Outcome corrected", "Ada Member",
+         "None suitable → awarded to Mid Insulation Ltd, £250,000.00; note removed. "
+         "Reason: Awarded to Mid after all"),
+    ]
+
+
+def test_a_correction_is_audited_with_before_after_and_reason(world: World) -> None:
+    shortlist = _awarded(world, note="Best value")
+    service.correct_outcome(shortlist, actor=world.user, reason="Wrong supplier clicked",
+                            outcome="awarded", awarded_supplier_id=world.suppliers[1].id,
+                            awarded_value=25_000, note="Best value")
+    event = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "shortlist.outcome_corrected")).one()
+    assert (event.actor_id, event.organisation_id, event.object_id) == (
+        world.user.id, world.user.organisation_id, str(shortlist.id))
+    assert event.details == {
+        "before": {"outcome": "awarded", "supplier_id": world.suppliers[0].id,
+                   "supplier_name": "Near Insulation Ltd", "value": 25_000,
+                   "note": "Best value"},
+        "after": {"outcome": "awarded", "supplier_id": world.suppliers[1].id,
+                  "supplier_name": "Mid Insulation Ltd", "value": 25_000, "note": "Best value"},
+        "reason": "Wrong supplier clicked",
+    }
+    [correction] = service.outcome_corrections(shortlist)
+    assert correction["corrected_by"] == "Ada Member"
+    assert correction["reason"] == "Wrong supplier clicked"
+    assert correction["before"] == event.details["before"]
+    assert correction["after"] == event.details["after"]
+    assert dt.datetime.fromisoformat(correction["corrected_at"]).tzinfo is not None
+
+
+@pytest.mark.parametrize(("change", "summary"), [
+    ({"awarded_value": 250_000},
+     "Awarded to Near Insulation Ltd, £25,000.00 → awarded to Near Insulation Ltd, "
+     "£250,000.00"),
+    ({"awarded_supplier_id": 1},
+     "Awarded to Near Insulation Ltd, £25,000.00 → awarded to Mid Insulation Ltd, "
+     "£25,000.00"),
+    ({"note": "Framework call-off 7"}, "Note added"),
+    ({"awarded_value": 25_000.5, "note": "Framework call-off 7"},
+     "Awarded to Near Insulation Ltd, £25,000.00 → awarded to Near Insulation Ltd, "
+     "£25,000.50; note added"),
+], ids=["value", "supplier", "note", "value and note"])
+def test_each_part_of_an_award_can_be_corrected(
+    world: World, change: dict[str, Any], summary: str
+) -> None:
+    shortlist = _awarded(world)
+    wanted: dict[str, Any] = {"outcome": "awarded", "awarded_supplier_id": 0,
+                              "awarded_value": 25_000, "note": "", **change}
+    wanted["awarded_supplier_id"] = world.suppliers[wanted["awarded_supplier_id"]].id
+    service.correct_outcome(shortlist, actor=world.user, reason="Typo", **wanted)
+    assert _outcome(shortlist) == ("awarded", wanted["awarded_supplier_id"],
+                                   wanted["awarded_value"], wanted["note"])
+    assert service.audit_trail(shortlist)[-1].summary == f"{summary}. Reason: Typo"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"reason": ""}, "Enter the reason for the correction"),
+    ({"reason": "   "}, "Enter the reason for the correction"),
+    ({"reason": "x" * (service.MAX_TEXT_CHARS + 1)}, "5,000 characters or fewer"),
+    ({"outcome": "maybe"}, "Choose whether"),
+    ({"outcome": "none_suitable", "note": ""}, "Enter why none of the suppliers was suitable"),
+    ({"awarded_supplier_id": "unmatched"}, "Choose the supplier"),
+    ({"awarded_supplier_id": None}, "Choose the supplier"),
+    ({"awarded_value": -1}, "contract value"),
+    ({"awarded_value": float("inf")}, "contract value"),
+    ({"awarded_value": None}, "contract value"),
+    ({"note": "n" * (service.MAX_TEXT_CHARS + 1)}, "5,000 characters or fewer"),
+    ({}, "The outcome is the same as the one recorded"),
+    ({"note": "  "}, "The outcome is the same as the one recorded"),  # notes are stripped
+])
+def test_a_correction_is_checked_and_a_refused_one_changes_nothing(
+    world: World, kwargs: dict[str, Any], message: str
+) -> None:
+    shortlist = _awarded(world)
+    wanted: dict[str, Any] = {"reason": "Typo", "outcome": "awarded",
+                              "awarded_supplier_id": world.suppliers[0].id,
+                              "awarded_value": 25_000, "note": "", **kwargs}
+    if wanted["awarded_supplier_id"] == "unmatched":
+        wanted["awarded_supplier_id"] = world.unmatched.id  # not on the shortlist
+    before, version = _outcome(shortlist), version_token()
+    with pytest.raises(service.ShortlistError, match=message):
+        service.correct_outcome(shortlist, actor=world.user, **wanted)
+    assert _outcome(shortlist) == before
+    assert version_token() == version
+    assert "shortlist.outcome_corrected" not in _events(shortlist)
+
+
+def test_only_a_recorded_outcome_of_a_locked_shortlist_can_be_corrected(world: World) -> None:
+    correction = {"reason": "x", "outcome": "none_suitable", "note": "x"}
+    draft = world.add().shortlist
+    with pytest.raises(service.ShortlistError, match="A draft shortlist has no outcome"):
+        service.correct_outcome(draft, actor=world.user, **correction)
+    locked, _entry = _locked(world)
+    with pytest.raises(service.ShortlistError, match="No outcome has been recorded"):
+        service.correct_outcome(locked, actor=world.user, **correction)
+    assert draft.outcome is None and locked.outcome is None
+    assert "shortlist.outcome_corrected" not in _events(draft) + _events(locked)
+
+
+@pytest.mark.parametrize("who", ["other", "admin"])
+def test_only_the_owning_organisation_corrects_an_outcome(world: World, who: str) -> None:
+    shortlist = _awarded(world)
+    with pytest.raises(service.ShortlistError, match="Only its organisation"):
+        service.correct_outcome(shortlist, actor=getattr(world, who), reason="x",
+                                outcome="none_suitable", note="x")
+    assert shortlist.outcome == "awarded"
+
+
+def _awards_in_the_index(world: World) -> dict[int, int]:
+    """Each ranked supplier's recent awards as the matching index has them."""
+    query, _location = parse_search(SEARCH, directory=world.directory)
+    return {r.supplier_id: r.recent_awards for r in run_search(query).results}
+
+
+def test_a_correction_moves_the_award_in_fair_rotation(world: World) -> None:
+    near, mid, far = world.suppliers
+    shortlist = _awarded(world)
+    ids = [near.id, mid.id, far.id]
+    assert service.recent_awards(ids) == {near.id: 1, mid.id: 0, far.id: 0}
+    assert _awards_in_the_index(world) == {near.id: 1, mid.id: 0, far.id: 0}
+
+    version = version_token()
+    service.correct_outcome(shortlist, actor=world.user, reason="Wrong supplier",
+                            outcome="awarded", awarded_supplier_id=mid.id,
+                            awarded_value=25_000)
+    assert version_token() != version  # every worker rebuilds its index
+    assert service.recent_awards(ids) == {near.id: 0, mid.id: 1, far.id: 0}
+    assert _awards_in_the_index(world) == {near.id: 0, mid.id: 1, far.id: 0}
+
+    version = version_token()
+    service.correct_outcome(shortlist, actor=world.user, reason="Typo", outcome="awarded",
+                            awarded_supplier_id=mid.id, awarded_value=26_000)
+    assert version_token() == version  # the value is not part of the index
+
+    service.correct_outcome(shortlist, actor=world.user, reason="Not awarded yet",
+                            outcome="none_suitable", note="Waiting for the board")
+    assert version_token() != version
+    assert service.recent_awards(ids) == {near.id: 0, mid.id: 0, far.id: 0}
+    assert _awards_in_the_index(world) == {near.id: 0, mid.id: 0, far.id: 0}
+
+
+def test_a_correction_keeps_the_awards_date(world: World) -> None:
+    near, mid, _far = world.suppliers
+    shortlist = _awarded(world)
+    shortlist.outcome_at = utcnow() - dt.timedelta(days=400)  # outside the 12 months
+    db.session.flush()
+    service.correct_outcome(shortlist, actor=world.user, reason="Wrong supplier",
+                            outcome="awarded", awarded_supplier_id=mid.id, awarded_value=1000)
+    assert service.recent_awards([near.id, mid.id]) == {near.id: 0, mid.id: 0}
+    assert service.recent_awards([mid.id], since=utcnow() - dt.timedelta(days=500)) == {
+        mid.id: 1}
 
 
 # ---------------------------------------------------------------------------------------

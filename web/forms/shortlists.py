@@ -1,4 +1,5 @@
-"""Forms of the shortlist pages: add a supplier, edit, remove an entry, lock, outcome."""
+"""Forms of the shortlist pages: add a supplier, edit, remove an entry, lock, record and
+correct the outcome."""
 
 from __future__ import annotations
 
@@ -196,6 +197,27 @@ class OutcomeForm(FlaskForm):
     def validate_note(self, field: TextAreaField) -> None:
         if self.outcome.data == Outcome.NONE_SUITABLE.value and not (field.data or "").strip():
             raise ValidationError("Enter why none of the suppliers was suitable")
+
+
+class CorrectOutcomeForm(OutcomeForm):
+    """Correct a recorded outcome: the same questions, prefilled, and the reason."""
+
+    reason = TextAreaField(
+        "Why are you correcting the outcome?", widget=GovTextArea(),
+        description="For example, “The wrong supplier was chosen in the list” or “The "
+                    "contract value was mistyped”. It is kept in the shortlist’s history.",
+        validators=[DataRequired("Enter why you are correcting the outcome"),
+                    _too_long("Reason", MAX_TEXT_CHARS), _no_controls("Reason", multiline=True)],
+    )
+    submit = SubmitField("Save the correction", widget=GovSubmitInput())
+
+
+def format_money(value: float | None) -> str:
+    """250000.0 → ``"250,000"``, 99.5 → ``"99.50"``: an amount as the outcome form shows it
+    (and :func:`parse_money` reads it back)."""
+    if value is None:
+        return ""
+    return f"{value:,.2f}".removesuffix(".00")
 
 
 def parse_money(text: Any) -> float | None:

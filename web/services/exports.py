@@ -7,9 +7,11 @@
 - **XLSX**: a "Method" cover sheet (inputs, weights, versions, data hash, who locked it and
   when), the "Shortlist" ranked table, and one sheet per shortlisted supplier with its
   score breakdown.
-- **PDF**: a printable A4 report with the same content.
+- **PDF**: a printable A4 report with the same content, and the outcome with any
+  corrections of it.
 - **JSON**: everything, including the supplier records the data hash covers, so anyone can
-  recompute the hash.
+  recompute the hash, and the outcome with its corrections (each with the outcome before
+  and after, who, when and why).
 
 Spreadsheet cells that start with ``= + - @``, a tab or a carriage return are prefixed with
 ``'`` (OWASP's advice against formula injection, CWE-1236); numbers stay numbers.
@@ -41,9 +43,11 @@ from web.models.base import utcnow
 from web.services.audit import record_event
 from web.services.shortlists import (
     OBJECT_TYPE,
+    describe_correction,
     describe_search,
     entry_record,
     ordered_entries,
+    outcome_corrections,
     reproducibility_pack,
     supplier_records,
 )
@@ -140,6 +144,8 @@ def _outcome(shortlist: Shortlist) -> dict[str, Any] | None:
         "awarded_value": shortlist.awarded_value,
         "note": shortlist.outcome_note,
         "recorded_at": _iso(shortlist.outcome_at),
+        # The outcome as it stood before each correction, and why it was corrected.
+        "corrections": outcome_corrections(shortlist),
     }
 
 
@@ -471,6 +477,10 @@ def write_pdf(report: Mapping[str, Any]) -> bytes:
             paragraph("None of the suppliers was suitable.")
         if outcome["note"]:
             paragraph(outcome["note"])
+        for correction in outcome["corrections"]:
+            paragraph(f"Corrected {correction['corrected_at'][:16].replace('T', ' ')} UTC by "
+                      f"{correction['corrected_by'] or 'someone'}: "
+                      f"{describe_correction(correction)}")
 
     for entry in shortlisted:
         # One supplier's heading, facts and table on one page: a heading stranded at the

@@ -1,4 +1,5 @@
-"""Shortlists: create one from a search, add and remove suppliers, lock, record the outcome.
+"""Shortlists: create one from a search, add and remove suppliers, lock, record the outcome
+and correct it.
 
 Operations flush and record an audit event; they never commit (the view does). Each takes
 the acting user; access (which organisation may see a shortlist) is the caller's check,
@@ -14,10 +15,10 @@ location so a postcode-directory update cannot move it) against today's data, re
 every entry's score from it and freezes a snapshot: the inputs, weights, catalogue version,
 algorithm version, the index data version, a sha256 hash of the shortlisted suppliers'
 records and the entries. After that no operation changes the shortlist except recording
-its outcome, once.
+its outcome, once, and correcting that outcome (with a reason; :func:`correct_outcome`).
 
 **Fair rotation** (data part): :func:`recent_awards` counts each supplier's awards recorded
-through the service in the last 12 months.
+through the service in the last 12 months, as corrected.
 
 ``Shortlist.search_inputs`` holds::
 
@@ -85,14 +86,17 @@ __all__ = [
     "can_edit",
     "can_read",
     "canonical_json",
+    "correct_outcome",
     "create_shortlist",
     "data_hash",
+    "describe_correction",
     "describe_search",
     "draft_shortlists",
     "entry_record",
     "list_shortlists",
     "lock_shortlist",
     "ordered_entries",
+    "outcome_corrections",
     "record_outcome",
     "recent_awards",
     "remove_entry",
@@ -606,7 +610,8 @@ def record_outcome(
     note: str = "",
 ) -> Shortlist:
     """Record what came of a locked shortlist: the supplier awarded and the contract value,
-    or that none was suitable (with a note). Recorded once.
+    or that none was suitable (with a note). Recorded once; :func:`correct_outcome` changes
+    it afterwards.
 
     :raise ShortlistError: not locked yet, already recorded, or invalid details.
     """
@@ -615,41 +620,157 @@ def record_outcome(
         raise ShortlistError("Lock the shortlist before recording its outcome")
     if shortlist.outcome is not None:
         raise ShortlistError("The outcome of this shortlist has already been recorded")
+    state = _checked_outcome(shortlist, outcome, awarded_supplier_id, awarded_value, note)
+    _apply_outcome(shortlist, state)
+    shortlist.outcome_at = utcnow()
+    shortlist.outcome_by_id = actor.id
+    db.session.flush()
+    if state["outcome"] == Outcome.AWARDED.value:
+        # Fair rotation reads award counts from the matching index: rebuild it.
+        bump_version()
+    details: dict[str, Any] = {"outcome": state["outcome"], "note": state["note"]}
+    if state["outcome"] == Outcome.AWARDED.value:
+        details.update(supplier_id=state["supplier_id"], supplier_name=state["supplier_name"],
+                       value=state["value"])
+    _record(shortlist, "shortlist.outcome_recorded", actor, details)
+    return shortlist
+
+
+def correct_outcome(
+    shortlist: Shortlist,
+    *,
+    actor: User,
+    reason: str,
+    outcome: Outcome | str,
+    awarded_supplier_id: int | None = None,
+    awarded_value: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Correct the recorded outcome of a locked shortlist (the supplier awarded, the value,
+    none suitable, the note), giving the reason; return the audited ``{"before", "after",
+    "reason"}``.
+
+    Only the outcome changes: the locked snapshot (inputs, weights, versions, data hash,
+    scores) is never touched. The outcome as it was is kept in the audit trail
+    (``shortlist.outcome_corrected``, with before, after and the reason), so nothing
+    recorded is lost.
+
+    **No time limit.** An outcome can be corrected at any time, with a reason. A mistake
+    found late (an award recorded against the wrong supplier, found at the contract's
+    first review) is as wrong as one found the next day, and a window would leave it
+    wrong for good or push it outside the audit trail; the reason and the trail are the
+    safeguard, not the clock.
+
+    **The outcome's date stays the first recording's** (``outcome_at``, ``outcome_by_id``):
+    a correction fixes the record of a decision, it does not make a new one, so fair
+    rotation keeps counting the award from when it was first recorded and a correction
+    cannot extend or restart a supplier's 12 months. When the awarded supplier changes
+    (or an award is added or withdrawn) the data version is bumped, so every worker's
+    matching index re-reads the award counts.
+
+    :raise ShortlistError: a draft, no outcome recorded yet, no reason or one too long,
+        invalid details, or nothing changed.
+    """
+    _require_member(actor, shortlist)
+    if shortlist.status != ShortlistStatus.LOCKED:
+        raise ShortlistError("A draft shortlist has no outcome to correct")
+    if shortlist.outcome is None:
+        raise ShortlistError(
+            "No outcome has been recorded for this shortlist yet, so there is nothing to "
+            "correct: record the outcome instead"
+        )
+    reason = _text(reason, "Enter the reason for the correction", limit=MAX_TEXT_CHARS)
+    after = _checked_outcome(shortlist, outcome, awarded_supplier_id, awarded_value, note)
+    before = _outcome_state(shortlist)
+    if _same_outcome(before, after):
+        raise ShortlistError(
+            "The outcome is the same as the one recorded: change the outcome, the supplier, "
+            "the value or the note"
+        )
+    _apply_outcome(shortlist, after)
+    db.session.flush()
+    if before["supplier_id"] != after["supplier_id"]:
+        # Fair rotation reads award counts from the matching index: rebuild it.
+        bump_version()
+    correction = {"before": before, "after": after, "reason": reason}
+    _record(shortlist, "shortlist.outcome_corrected", actor, correction)
+    return correction
+
+
+def outcome_corrections(shortlist: Shortlist) -> list[dict[str, Any]]:
+    """The corrections of the shortlist's outcome, oldest first, as plain JSON data:
+    ``{"corrected_at", "corrected_by", "reason", "before", "after"}`` (before and after as
+    :func:`correct_outcome` audits them)."""
+    events = [
+        e for e in events_for(OBJECT_TYPE, shortlist.id, organisation_id=shortlist.organisation_id)
+        if e.action == "shortlist.outcome_corrected"
+    ]
+    names = _user_names(e.actor_id for e in events if e.actor_id is not None)
+    return [
+        {
+            "corrected_at": _utc(event.at).isoformat(),
+            "corrected_by": names.get(event.actor_id) if event.actor_id else None,
+            "reason": (event.details or {}).get("reason"),
+            "before": (event.details or {}).get("before"),
+            "after": (event.details or {}).get("after"),
+        }
+        for event in events
+    ]
+
+
+def _checked_outcome(
+    shortlist: Shortlist, outcome: Outcome | str, awarded_supplier_id: int | None,
+    awarded_value: float | None, note: str,
+) -> dict[str, Any]:
+    """The outcome asked for, checked, as :func:`_outcome_state` describes one.
+
+    :raise ShortlistError: an unknown outcome, a supplier not on the shortlist, a value
+        that is not an amount of £0 or more, no note for none suitable, a note too long.
+    """
     try:
         outcome = Outcome(outcome)
     except ValueError:
         raise ShortlistError("Choose whether a supplier was awarded the contract") from None
     note = _text(note, None, limit=MAX_TEXT_CHARS, required=False)
-    details: dict[str, Any] = {"outcome": outcome.value, "note": note}
-    if outcome is Outcome.AWARDED:
-        active = {e.supplier_id for e in shortlist.entries if e.removed_at is None}
-        if awarded_supplier_id not in active:
-            raise ShortlistError("Choose the supplier awarded the contract from the shortlist")
-        if awarded_value is None or not math.isfinite(awarded_value) or awarded_value < 0:
-            raise ShortlistError("Enter the contract value, in pounds, of £0 or more")
-        supplier = db.session.get(Supplier, awarded_supplier_id)
-        details.update(
-            supplier_id=awarded_supplier_id,
-            supplier_name=supplier.name if supplier else None,
-            value=awarded_value,
-        )
-        shortlist.awarded_supplier_id = awarded_supplier_id
-        shortlist.awarded_value = float(awarded_value)
-    else:
+    if outcome is Outcome.NONE_SUITABLE:
         if not note:
             raise ShortlistError("Enter why none of the suppliers was suitable")
-        shortlist.awarded_supplier_id = None
-        shortlist.awarded_value = None
-    shortlist.outcome = outcome.value
-    shortlist.outcome_note = note
-    shortlist.outcome_at = utcnow()
-    shortlist.outcome_by_id = actor.id
-    db.session.flush()
-    if outcome is Outcome.AWARDED:
-        # Fair rotation reads award counts from the matching index: rebuild it.
-        bump_version()
-    _record(shortlist, "shortlist.outcome_recorded", actor, details)
-    return shortlist
+        return {"outcome": outcome.value, "supplier_id": None, "supplier_name": None,
+                "value": None, "note": note}
+    active = {e.supplier_id for e in shortlist.entries if e.removed_at is None}
+    if awarded_supplier_id not in active:
+        raise ShortlistError("Choose the supplier awarded the contract from the shortlist")
+    if awarded_value is None or not math.isfinite(awarded_value) or awarded_value < 0:
+        raise ShortlistError("Enter the contract value, in pounds, of £0 or more")
+    supplier = db.session.get(Supplier, awarded_supplier_id)
+    return {"outcome": outcome.value, "supplier_id": awarded_supplier_id,
+            "supplier_name": supplier.name if supplier else None,
+            "value": float(awarded_value), "note": note}
+
+
+def _outcome_state(shortlist: Shortlist) -> dict[str, Any]:
+    """The recorded outcome: ``{"outcome", "supplier_id", "supplier_name", "value",
+    "note"}`` (the supplier's name as it is now, so the trail reads without a lookup)."""
+    supplier = (db.session.get(Supplier, shortlist.awarded_supplier_id)
+                if shortlist.awarded_supplier_id is not None else None)
+    return {
+        "outcome": shortlist.outcome,
+        "supplier_id": shortlist.awarded_supplier_id,
+        "supplier_name": supplier.name if supplier else None,
+        "value": shortlist.awarded_value,
+        "note": shortlist.outcome_note or "",
+    }
+
+
+def _same_outcome(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return all(a[key] == b[key] for key in ("outcome", "supplier_id", "value", "note"))
+
+
+def _apply_outcome(shortlist: Shortlist, state: Mapping[str, Any]) -> None:
+    shortlist.outcome = state["outcome"]
+    shortlist.awarded_supplier_id = state["supplier_id"]
+    shortlist.awarded_value = state["value"]
+    shortlist.outcome_note = state["note"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -889,6 +1010,7 @@ _LABELS = {
     "shortlist.locked": "Shortlist locked",
     "shortlist.exported": "Shortlist exported",
     "shortlist.outcome_recorded": "Outcome recorded",
+    "shortlist.outcome_corrected": "Outcome corrected",
 }
 
 
@@ -950,7 +1072,31 @@ def _describe(event: AuditEvent) -> str:
             if d.get("outcome") == Outcome.AWARDED.value:
                 return f"Awarded to {d.get('supplier_name')}, £{d.get('value', 0):,.2f}"
             return f"None suitable: {d.get('note', '')}"
+        case "shortlist.outcome_corrected":
+            return describe_correction(d)
     return ""
+
+
+def describe_correction(details: Mapping[str, Any]) -> str:
+    """A correction (``before``, ``after``, ``reason``) in words, for the trail and the
+    exports: "Awarded to Near Ltd, £1,000.00 → none suitable; note changed. Reason: …"."""
+    before, after = details.get("before") or {}, details.get("after") or {}
+    changes = []
+    if any(before.get(k) != after.get(k) for k in ("outcome", "supplier_id", "value")):
+        changes.append(f"{_describe_outcome(before)} → {_describe_outcome(after)}")
+    if before.get("note", "") != after.get("note", ""):
+        changes.append("note added" if not before.get("note")
+                       else "note removed" if not after.get("note") else "note changed")
+    text = "; ".join(changes)
+    return f"{text[:1].upper()}{text[1:]}. Reason: {details.get('reason', '')}"
+
+
+def _describe_outcome(state: Mapping[str, Any]) -> str:
+    if state.get("outcome") == Outcome.AWARDED.value:
+        value = state.get("value")
+        money = f", £{value:,.2f}" if isinstance(value, int | float) else ""
+        return f"awarded to {state.get('supplier_name') or 'a supplier'}{money}"
+    return "none suitable"
 
 
 def _describe_change(key: str, change: Mapping[str, str]) -> str:
@@ -968,6 +1114,11 @@ def _record(shortlist: Shortlist, action: str, actor: User, details: Mapping[str
         action, actor=actor, organisation_id=actor.organisation_id, object_type=OBJECT_TYPE,
         object_id=shortlist.id, details=details,
     )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC: SQLite hands back naive UTC timestamps."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _organisation_id(actor: User) -> int:

@@ -1,4 +1,5 @@
-"""Shortlists: list, detail, add from a search, edit, remove, lock, outcome, exports.
+"""Shortlists: list, detail, add from a search, edit, remove, lock, outcome (record and
+correct), exports.
 
 Who may see what is decided once, in :func:`get_shortlist`: a member sees its own
 organisation's shortlists and gets **404** for any other (never 403, which would tell it
@@ -35,10 +36,12 @@ from web.forms.search import load_search_choices, make_search_form
 from web.forms.shortlists import (
     NEW_SHORTLIST,
     AddEntryForm,
+    CorrectOutcomeForm,
     EditShortlistForm,
     LockForm,
     OutcomeForm,
     RemoveEntryForm,
+    format_money,
 )
 from web.models import MemberOrganisation, Shortlist, ShortlistEntry, ShortlistStatus, Supplier
 from web.models import User as UserRow
@@ -272,12 +275,7 @@ def outcome(shortlist_id: int) -> ResponseReturnValue:
               else "The outcome of this shortlist has already been recorded.")
         return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
     form = OutcomeForm()
-    names = {s.id: s.name for s in db.session.scalars(db.select(Supplier).where(
-        Supplier.id.in_([e.supplier_id for e in service.active_entries(shortlist)])))}
-    form.supplier_id.choices = [
-        SelectChoice(str(e.supplier_id), names.get(e.supplier_id, str(e.supplier_id)))
-        for e in service.active_entries(shortlist)
-    ]
+    _supplier_choices(form, shortlist)
     if form.validate_on_submit():
         try:
             service.record_outcome(
@@ -293,6 +291,50 @@ def outcome(shortlist_id: int) -> ResponseReturnValue:
             return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template("shortlists/outcome.html", shortlist=shortlist, form=form), status
+
+
+@bp.route("/<int:shortlist_id>/outcome/correct", methods=["GET", "POST"])
+@login_required
+def correct_outcome(shortlist_id: int) -> ResponseReturnValue:
+    """Correct the recorded outcome of a locked shortlist, with the reason."""
+    shortlist = get_shortlist(shortlist_id, for_update=True)
+    if shortlist.status != ShortlistStatus.LOCKED or shortlist.outcome is None:
+        flash("A draft shortlist has no outcome to correct."
+              if shortlist.status != ShortlistStatus.LOCKED
+              else "No outcome has been recorded for this shortlist yet, so there is nothing "
+                   "to correct.")
+        return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+    recorded = {
+        "outcome": shortlist.outcome,
+        "supplier_id": (str(shortlist.awarded_supplier_id)
+                        if shortlist.awarded_supplier_id is not None else None),
+        "value": format_money(shortlist.awarded_value),
+        "note": shortlist.outcome_note,
+    }
+    # Prefilled with the recorded outcome; a posted form is read as posted (a field left
+    # out is empty, not silently the recorded value).
+    form = CorrectOutcomeForm(data=None if request.method == "POST" else recorded)
+    _supplier_choices(form, shortlist)
+    if form.validate_on_submit():
+        try:
+            service.correct_outcome(
+                shortlist, actor=g.user, reason=form.reason.data or "",
+                outcome=form.outcome.data or "", awarded_supplier_id=form.awarded_supplier_id(),
+                awarded_value=form.money(), note=form.note.data or "",
+            )
+        except service.ShortlistError as error:
+            form.form_errors.append(str(error))  # checked before anything was changed
+        else:
+            db.session.commit()
+            flash("Outcome corrected. The outcome as it was and your reason are in the "
+                  "history.", "success")
+            return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+    status = FORM_ERROR_STATUS if form.errors else 200
+    return render_template(
+        "shortlists/correct_outcome.html", shortlist=shortlist, form=form,
+        awarded=(db.session.get(Supplier, shortlist.awarded_supplier_id)
+                 if shortlist.awarded_supplier_id is not None else None),
+    ), status
 
 
 @bp.get("/<int:shortlist_id>/export.<fmt>")
@@ -364,6 +406,17 @@ def _url_or_none(endpoint: str, **values: Any) -> str | None:
         return url_for(endpoint, **values)
     except BuildError:
         return None
+
+
+def _supplier_choices(form: OutcomeForm, shortlist: Shortlist) -> None:
+    """Offer the shortlisted suppliers (not the removed ones) as the awarded supplier."""
+    entries = service.active_entries(shortlist)
+    names = {s.id: s.name for s in db.session.scalars(
+        db.select(Supplier).where(Supplier.id.in_([e.supplier_id for e in entries])))}
+    form.supplier_id.choices = [
+        SelectChoice(str(e.supplier_id), names.get(e.supplier_id, str(e.supplier_id)))
+        for e in entries
+    ]
 
 
 def _locked(shortlist: Shortlist) -> ResponseReturnValue:
