@@ -15,6 +15,10 @@ class AuditEvent(Base):
     """One recorded action (search run, import, shortlist locked, supplier edited, …)."""
 
     __tablename__ = "audit_events"
+    # A shortlist's or supplier's trail is read by its object (shortlist pages, exports,
+    # admin history) among every search run ever recorded: without this index each of
+    # those reads scans the whole table, which grows by every search.
+    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 
     id: so.Mapped[intpk]
     at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, index=True)
