@@ -50,6 +50,7 @@ from web.models import (
 )
 from web.postcodes import PostcodeDirectory
 from web.services.matching import MAX_NEED_CHARS
+from web.services.supplier_files import quote_cell
 from web.services.versions import current_version
 
 #: A member's priority for a social-value option → the weight the engine gets. "Not
@@ -85,9 +86,6 @@ MAX_WEIGHT = 100.0
 MAX_WEIGHT_CHARS = 10  # "100", "12.5": longer is not a weight of 0 to 100
 MAX_CONTRACT_VALUE = 1e11  # £100bn: anything above is a typo
 MAX_QUOTED_CHARS = 20  # characters of a bad CPV code quoted in its message
-# Shown for an unprintable character (NUL, ESC, a bidi override) of a quoted CPV code: the
-# page must show what was typed, not act on it.
-UNPRINTABLE_SHOWN_AS = "\ufffd"
 SV_PREFIX = "sv-"
 OTHER_POSTCODE = "postcode"
 
@@ -369,12 +367,8 @@ def _validate_cpv(form: Any, field: Field) -> None:
         try:
             normalise_cpv(raw)
         except ValueError:
-            shown = "".join(ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS
-                            for ch in raw[:MAX_QUOTED_CHARS])
-            if len(raw) > MAX_QUOTED_CHARS:
-                shown += "…"
             raise ValidationError(
-                f"“{shown}” is not a CPV code. Enter CPV codes as 8 digits, like 45321000"
+                f"“{quote_cell(raw, MAX_QUOTED_CHARS)}” is not a CPV code. Enter CPV codes as 8 digits, like 45321000"
             ) from None
 
 

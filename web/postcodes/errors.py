@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from web.services.supplier_files import quote_cell
+
 VALID_FORMAT_HINT = (
     "A valid UK postcode is an outward code of 2 to 4 letters and digits, a space, "
     "then a digit and two letters, e.g. SW1A 1AA, L34 1AB or M1 1AE; "
@@ -11,19 +13,11 @@ VALID_FORMAT_HINT = (
 
 # Longest user text echoed back in a message; longer input is cut short.
 MAX_ECHO_CHARS = 24
-# Shown for each unprintable character of the input (a control character such as NUL or
-# an escape sequence's ESC, a bidi override, a lone surrogate): messages reach pages and
-# terminals, which must show what was typed, not act on it.
-UNPRINTABLE_SHOWN_AS = "\ufffd"
 
 
 def _echo(text: str) -> str:
-    """The start of ``text`` as a message quotes it: printable and at most
-    :data:`MAX_ECHO_CHARS` characters, then "…"."""
-    shown = "".join(
-        ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS for ch in text[:MAX_ECHO_CHARS]
-    )
-    return shown if len(text) <= MAX_ECHO_CHARS else f"{shown}…"
+    """The start of ``text`` as a message quotes it (printable, cut short)."""
+    return quote_cell(text, MAX_ECHO_CHARS)
 
 
 class PostcodeError(Exception):

@@ -29,6 +29,7 @@ from matcher import normalise_cpv
 from matcher.cpv import significant
 from web.extensions import db
 from web.models import CpvCode, Supplier
+from web.services.supplier_fields import listed
 from web.services.supplier_files import (
     ImportFileError,
     Source,
@@ -58,7 +59,6 @@ WORD_RE = re.compile(r"[^\W_]+")
 MIN_WORD_CHARS = 2  # shorter words in a query are ignored ("of", "a")
 MAX_WORDS = 6  # words of a query used; more say nothing new
 QUOTED_CELL_CHARS = 20  # characters of a bad code a problem quotes (a code is 8 to 10)
-HEADINGS_LISTED = 10  # headings an unrecognised header's message lists
 INSERT_BATCH = 1000  # rows per INSERT statement
 
 # Header names (lower case) of each layout's columns.
@@ -167,7 +167,7 @@ def import_cpv(
         raise ImportFileError(
             f"{name}: the header must name a code column (CODE, or cpv8 and cpv_code) and "
             "an English description column (EN, or description_en); found: "
-            + _listed([h for h in table.header if h.strip()])
+            + listed([h for h in table.header if h.strip()])
         )
     report.layout = ", ".join(table.header[i].strip() for i in
                               (code8_col, check_col, description_col) if i is not None)
@@ -246,12 +246,6 @@ def import_cpv(
     db.session.flush()
     report.imported = len(values_list)
     return report
-
-
-def _listed(headings: list[str]) -> str:
-    """Headings as a message lists them: each quoted briefly, the first few only."""
-    shown = ", ".join(quote_cell(h) for h in headings[:HEADINGS_LISTED])
-    return shown + (", …" if len(headings) > HEADINGS_LISTED else "")
 
 
 def _nearest_parent(code8: str, codes: dict[str, object]) -> str | None:

@@ -61,8 +61,9 @@ class ImportFileError(ValueError):
 
 
 def quote_cell(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
-    """The start of a cell's text as a message quotes it: unprintable characters replaced,
-    at most ``limit`` characters, then "…"."""
+    """The start of ``text`` (a cell, or anything else a user typed or uploaded) as a message
+    quotes it: unprintable characters replaced, at most ``limit`` characters, then "…".
+    Every message that echoes user text (imports, postcodes, CPV codes) quotes it so."""
     shown = "".join(ch if ch.isprintable() else UNPRINTABLE_SHOWN_AS for ch in text[:limit])
     return shown if len(text) <= limit else f"{shown}…"
 
