@@ -88,8 +88,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             if not error.connection_invalidated or g.get("db_commit_started"):
                 raise
             log.warning("database connection lost before any commit (%s); running the "
-                        "view again", str(error.orig).strip().splitlines()[0]
-                        if error.orig and str(error.orig).strip() else type(error).__name__)
+                        "view again", _first_line(error.orig or error))
             db.session.rollback()
             return view(*args, **kwargs)
 
@@ -115,11 +114,16 @@ def connect_with_retry(connect: Callable[[], T], *, within_s: float,
             if not is_transient(error) or remaining <= 0:
                 raise
             log.warning("database connection attempt %d failed (%s); retrying for %.1f s more",
-                        attempt, str(error).strip().splitlines()[0] if str(error).strip() else
-                        type(error).__name__, remaining)
+                        attempt, _first_line(error), remaining)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
             attempt += 1
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message as one log line: its first line, else its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def is_transient_connect_error(error: Exception) -> bool:
