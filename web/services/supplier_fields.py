@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from matcher import normalise_cpv
+from web.services.accounts import EMAIL_PATTERN
 from web.services.supplier_files import quote_cell
 
 __all__ = [
@@ -64,7 +65,6 @@ LIST_SEPARATOR = ";"
 CONTACT_SEPARATOR = "|"
 _CPV_RE = re.compile(r"(\d{8})(?:-(\d))?")
 _CPV_SPLIT_RE = re.compile(r"[;,\s]+")
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _COMPANY_NUMBER_RE = re.compile(r"(?:[A-Z]{2}|[A-Z]\d|\d{2})\d{6}")
 _COMPANY_PREFIXED_RE = re.compile(r"([A-Z]{2})(\d{1,6})")
 # Values people type for "no company number": stored as blank, without a warning.
@@ -275,7 +275,7 @@ def parse_email(text: str) -> str | None:
     :raise FieldError: too long, or not shaped like an email address.
     """
     value = _optional_text(text, MAX_EMAIL_CHARS, what="email address")
-    if value is not None and not _EMAIL_RE.fullmatch(value):
+    if value is not None and not EMAIL_PATTERN.fullmatch(value):
         raise FieldError(f'"{quote_cell(value)}" is not an email address')
     return value
 
