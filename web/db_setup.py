@@ -57,6 +57,25 @@ def init_app(app: Flask) -> None:
                          _retrying_connect(float(app.config["DATABASE_CONNECT_RETRY_S"])))
 
 
+def commit_without_expiring() -> None:
+    """Commit, keeping what the session has loaded instead of expiring it.
+
+    For a view that reads everything it shows before committing a Core insert (the
+    results page and its audit event): the default expiry would make the page's header
+    load the signed-in user again, a query for the values read at the start of the
+    request. A view that changed ORM objects should commit normally, so that what it
+    shows is what the database holds (on SQLite, for one, a timestamp read back has lost
+    the time zone it was written with).
+    """
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def retry_views_after_disconnect(app: Flask) -> None:
     """Run a view once more when its database connection was cut before it committed.
 

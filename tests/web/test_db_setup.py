@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from web import create_app
 from web.db_setup import connect_with_retry, is_transient_connect_error
 from web.extensions import db
+from web.models import User
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(
@@ -261,3 +262,32 @@ def test_a_database_that_cannot_answer_is_a_503_with_retry_after(
     assert response.status_code == 503 and response.mimetype == media
     assert response.headers["Retry-After"] == "5"
     assert "database is locked" not in response.get_data(as_text=True)
+
+
+
+def test_a_commit_without_expiring_keeps_what_was_loaded(app_context: Any) -> None:
+    """Committed like any commit, but reading the objects afterwards needs no query; the
+    session expires on later commits as before."""
+    from tests.factories import make_user
+    from web.db_setup import commit_without_expiring
+
+    user = make_user(name="Kept Loaded")
+    db.session.flush()
+    organisation_id = user.organisation_id
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        commit_without_expiring()
+        assert (user.name, user.organisation_id) == ("Kept Loaded", organisation_id)
+        assert statements == []
+        db.session.rollback()  # nothing pending: the commit kept the user
+        assert db.session.scalar(sa.select(User.name).where(User.id == user.id)) == "Kept Loaded"
+        assert db.session().expire_on_commit
+        db.session.commit()
+        assert "name" not in sa.inspect(user).dict  # expired by an ordinary commit
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)

@@ -8,7 +8,7 @@ import io
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -277,6 +277,38 @@ def test_every_export_is_audited(world: World, shortlist: Shortlist) -> None:
     assert events[0].details["filename"] == f"shortlist-{shortlist.id}-2026-11-26.csv"
     assert [t.summary for t in service.audit_trail(shortlist)[-4:]] == [
         "As CSV", "As XLSX", "As PDF", "As JSON"]
+
+
+def test_a_draft_export_reads_its_suppliers_in_as_many_queries_however_many_there_are(
+    world: World,
+) -> None:
+    one = world.add().shortlist
+    three = world.add(new_shortlist_name="Three").shortlist
+    for supplier in world.suppliers[1:]:
+        world.add(supplier, shortlist=three)
+    db.session.flush()
+    counts = []
+    for shortlist_id in (one.id, three.id):
+        db.session.expunge_all()  # nothing loaded yet, as at the start of a request
+        shortlist = db.session.get(Shortlist, shortlist_id)
+        world.user = db.session.merge(world.user, load=False)
+        counts.append(_statements(lambda: _export(shortlist, world, "csv")))  # noqa: B023
+    assert counts[0] == counts[1]
+
+
+def _statements(call: Callable[[], object]) -> int:
+    """How many SQL statements ``call()`` runs."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    return len(statements)
 
 
 def test_an_unknown_format_is_refused(world: World, shortlist: Shortlist) -> None:

@@ -484,6 +484,19 @@ def test_results_queries_do_not_grow_with_the_page(client, many) -> None:  # typ
     assert len(few) == len(full) <= 20, full
 
 
+def test_results_header_does_not_load_the_member_again_after_the_commit(client, member) -> None:  # type: ignore[no-untyped-def]
+    """The search's audit event is committed without expiring the member read at the start
+    of the request, so the header shows them without querying again."""
+    search(client, need="external wall insulation", radius="any")  # builds the index
+    with count_queries() as statements:
+        html = text(search(client, need="external wall insulation", radius="any"))
+    assert "Sam Member, Knowsley Homes" in html
+    audit = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO audit_events"))
+    assert [s for s in statements if "FROM users" in s] == [
+        s for s in statements[:audit] if "FROM users" in s
+    ]
+
+
 # ---------------------------------------------------------------------------------------
 # CPV autocomplete
 

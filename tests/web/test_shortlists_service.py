@@ -136,6 +136,26 @@ def test_adding_to_a_new_shortlist_stores_the_server_side_score(world: World) ->
                                   "shortlist.entry_added"]
 
 
+
+def test_a_supplier_past_the_first_page_is_stored_as_the_search_ranks_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranking is read a page at a time (a short first page, then long ones): pages of
+    one result here, so the supplier is found on a later page, with the same result."""
+    monkeypatch.setattr(service, "FIRST_RANK_PAGE", 1)
+    monkeypatch.setattr(service, "MAX_LIMIT", 1)
+    query, _ = parse_search(SEARCH, directory=world.directory)
+    ranked = [r for r in run_search(query).results]
+    last = result_to_dict(ranked[-1])
+    supplier = next(s for s in world.suppliers if s.id == last["supplier_id"])
+    assert last["rank"] == 3
+
+    entry = world.add(supplier).entry
+    assert (entry.rank, entry.score) == (3, last["score"])
+    assert entry.breakdown["components"] == last["breakdown"]["components"]
+    assert entry.breakdown["search_total"] == 3
+
+
 def test_adding_to_an_existing_draft_keeps_its_first_search(world: World) -> None:
     shortlist = world.add().shortlist
     other_search = {**SEARCH, "radius_km": 30}

@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from fpdf import FPDF, FontFace
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -85,16 +86,23 @@ def build_report(
 ) -> dict[str, Any]:
     """Everything an export holds, as plain JSON data."""
     generated_at = generated_at or utcnow()
-    pack = reproducibility_pack(shortlist)
     locked = shortlist.status == ShortlistStatus.LOCKED and bool(shortlist.snapshot)
     snapshot = shortlist.snapshot or {}
     if locked:
         entries = [dict(e) for e in snapshot.get("entries", [])]
         suppliers = snapshot.get("suppliers", [])
+        pack = reproducibility_pack(shortlist)
     else:
         ordered = ordered_entries(shortlist)
+        # entry_record looks each supplier up by id: read them in one query and hold them,
+        # so that each look-up finds its supplier in the session instead of querying.
+        held = db.session.scalars(  # noqa: F841 (held for the look-ups)
+            sa.select(Supplier).where(Supplier.id.in_({e.supplier_id for e in ordered}))
+        ).all()
         entries = [entry_record(e) for e in ordered]
         suppliers = supplier_records(e.supplier_id for e in ordered if e.removed_at is None)
+        # The pack's data hash covers these same records: read once, not twice.
+        pack = reproducibility_pack(shortlist, records=suppliers)
     position = 0
     for entry in entries:
         if entry["status"] == "shortlisted":

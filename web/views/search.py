@@ -15,6 +15,7 @@ from werkzeug.routing import BuildError
 
 from matcher import MatchResult, SearchResponse
 from web.auth import login_required
+from web.db_setup import commit_without_expiring
 from web.extensions import db
 from web.forms.search import (
     PRIORITIES,
@@ -169,7 +170,8 @@ def run_member_search(
     """Run the search in ``form`` for ``user``, record it, and build the results page.
 
     Everything the page shows is read into plain data before the audit event is committed,
-    so the commit expires nothing the template reads.
+    and the commit expires nothing, so the page's header does not load the signed-in user
+    again.
 
     :raise SearchInputError: when the engine's parser refuses an input.
     """
@@ -184,7 +186,7 @@ def run_member_search(
     shortlists, draft_count = _draft_shortlists(user)
     pairs = _search_pairs(form)
     _record_search(user, params, pairs, response, page)
-    db.session.commit()
+    commit_without_expiring()
     pages = search_page.page_count(response.total, PER_PAGE)
     site = form.chosen_site()
     return {
