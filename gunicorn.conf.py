@@ -10,19 +10,21 @@ Choices made here:
   turns holding the GIL; a process per core is what gives throughput. Sync workers expect
   a buffering reverse proxy in front (nginx), which also deals with slow clients.
   ``GUNICORN_THREADS`` > 1 switches to the ``gthread`` worker for deployments without one.
-- **No preloading** (``preload_app = False``): each worker imports the app itself after the
-  fork. Database connections (SQLite files, psycopg sockets) and the postcode directory's
-  memory map are then never shared between processes, which would corrupt them; ``kill
-  -HUP`` reloads new code; and preloading would save little memory, because the matching
-  index is built per worker, after the fork, from the database, and CPython's reference
-  counting writes to shared pages anyway. The cost, about a second of CPU per worker
-  start, is paid when a worker starts, not per request.
-- **Warm workers** (``post_worker_init``): a new worker opens the postcode directory and
-  builds the matching index *before* it accepts its first connection, so a worker
-  replaced after a crash does not answer its first searches seconds late (at 100,000
-  suppliers the build takes tens of seconds). A failure (say the database restarting) is
-  retried a few times, then logged, and the worker starts cold: its first search builds
-  the index, and /readyz reports it until then.
+- **Preloading, with the index built once in the master** (``preload_app``, default on;
+  ``GUNICORN_PRELOAD=0`` turns it off). The master imports the app, opens the postcode
+  directory and builds the matching index (at 100,000 suppliers about 10 s of CPU), then
+  closes every database connection it opened (``when_ready``) and freezes its objects out
+  of the garbage collector's reach; each worker is forked with all of that in place. So a
+  worker replaced after a crash serves at once instead of rebuilding the index while the
+  other workers carry its load, and the workers share the index's pages (numpy arrays:
+  reference counting does not write to their data) until the data changes and each
+  rebuilds its own. No database connection crosses the fork: the master's are closed
+  before any worker exists, and each worker drops whatever pool it inherited without
+  touching the sockets (``post_fork``). The postcode directory is read-only memory, safe
+  to share. The costs: the master keeps its copy of the index (as it was at start) for
+  its lifetime, and ``kill -HUP`` restarts the workers with the code the master loaded,
+  so a deployment of new code restarts the service (``systemctl restart``; see
+  docs/deployment.md) rather than sending HUP.
 - **No gunicorn access log**: the app writes one JSON line per request with more in it
   (request id, user, duration; :mod:`web.ops`) on standard output. gunicorn's own error
   log (worker starts, exits, timeouts) goes to standard error.
@@ -35,6 +37,7 @@ Choices made here:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -54,7 +57,7 @@ timeout = _int("GUNICORN_TIMEOUT", 60)  # seconds; covers the warm-up of a 1M-su
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)  # seconds
 keepalive = 5  # seconds (gthread only: sync workers close the connection after each response)
 backlog = 2048  # connections queued for the workers (the kernel's somaxconn may cap it)
-preload_app = False
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1").strip().lower() not in ("0", "false", "no")
 
 accesslog = None
 errorlog = "-"
@@ -74,8 +77,41 @@ WARM_UP_ATTEMPTS = 5  # a database restarting as the worker starts: try again, n
 WARM_UP_RETRY_S = 2.0
 
 
+def when_ready(server: Any) -> None:
+    """Preloading: warm the master's app (postcode directory, matching index) once, then
+    close its database connections and freeze its objects, before any worker is forked."""
+    if not server.cfg.preload_app:
+        return
+    log = logging.getLogger("gunicorn.error")
+    app = _flask_app(server.app.wsgi())
+    if app is None:
+        log.warning("master: %r is not a Flask app nor wraps one; workers warm themselves",
+                    server.app.wsgi())
+        return
+    started = time.perf_counter()
+    outcome = _warm(app, log, "master", attempts=1)
+    _close_connections(app, close=True)
+    # Objects made so far live as long as the master: keeping them out of the collector's
+    # passes means the workers' collections do not write to (and so copy) their pages.
+    gc.collect()
+    gc.freeze()
+    if outcome is None:
+        log.info("master: index and postcode directory ready in %.2f s; workers share them",
+                 time.perf_counter() - started)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A new worker forgets any pooled connection it inherited, without closing it (the
+    sockets would be the master's); it opens its own on first use."""
+    if server.cfg.preload_app:
+        app = _flask_app(worker.app.wsgi())
+        if app is not None:
+            _close_connections(app, close=False)
+
+
 def post_worker_init(worker: Any) -> None:
-    """Warm the worker before it accepts connections: postcode directory and matching index.
+    """Warm the worker before it accepts connections: postcode directory and matching index
+    (already there when forked from a preloaded master and the data has not changed since).
 
     gunicorn's ``timeout`` does not run until a worker has started serving, so the retries
     here are bounded by their own count.
@@ -86,30 +122,49 @@ def post_worker_init(worker: Any) -> None:
         log.warning("worker %s: %r is not a Flask app nor wraps one; starting cold",
                     worker.pid, worker.wsgi)
         return
-    started = time.perf_counter()
+    _warm(app, log, f"worker {worker.pid}", attempts=WARM_UP_ATTEMPTS)
+
+
+def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> str | None:
+    """Open the postcode directory and get the matching index, retrying; None when warm,
+    else the last error (logged: the process starts cold, its first search retries)."""
     from web.extensions import db
     from web.postcodes import get_directory
-    from web.services.matching import get_index
+    from web.services import matching
 
-    for attempt in range(1, WARM_UP_ATTEMPTS + 1):
+    started = time.perf_counter()
+    for attempt in range(1, attempts + 1):
+        inherited = matching.cached_index()
         try:
             with app.app_context():
                 try:
                     get_directory(app)
-                    get_index()
+                    index = matching.get_index()
                 finally:
                     db.session.remove()
-        except Exception as error:  # the worker still starts; its first search retries
-            if attempt == WARM_UP_ATTEMPTS:
-                log.warning("worker %s: warm-up failed %d times (%s: %s); starting cold",
-                            worker.pid, attempt, type(error).__name__, error)
-                return
-            log.info("worker %s: warm-up attempt %d failed (%s); retrying",
-                     worker.pid, attempt, type(error).__name__)
+        except Exception as error:  # the process still starts; its first search retries
+            if attempt == attempts:
+                log.warning("%s: warm-up failed %d times (%s: %s); starting cold",
+                            who, attempt, type(error).__name__, error)
+                return f"{type(error).__name__}: {error}"
+            log.info("%s: warm-up attempt %d failed (%s); retrying",
+                     who, attempt, type(error).__name__)
             time.sleep(WARM_UP_RETRY_S)
         else:
-            log.info("worker %s: warm in %.2f s", worker.pid, time.perf_counter() - started)
-            return
+            how = "index inherited" if index is inherited else "index built"
+            log.info("%s: warm in %.2f s (%s)", who, time.perf_counter() - started, how)
+            return None
+    return None
+
+
+def _close_connections(app: Any, *, close: bool) -> None:
+    """Empty every engine's pool: ``close=False`` forgets the connections without closing
+    them (in a forked child, where they belong to the parent)."""
+    from web.extensions import db
+
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=close)
 
 
 def _flask_app(wsgi: Any) -> Any:

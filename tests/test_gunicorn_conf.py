@@ -109,7 +109,8 @@ def database_file(tmp_path_factory: pytest.TempPathFactory, postcode_directory_p
 
 
 @pytest.fixture
-def server(database_file: Path, postcode_directory_path: Path) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, database_file: Path,
+           postcode_directory_path: Path) -> Iterator[Server]:
     port = _free_port()
     log = database_file.parent / f"gunicorn-{port}.log"
     env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
@@ -119,6 +120,7 @@ def server(database_file: Path, postcode_directory_path: Path) -> Iterator[Serve
         GUNICORN_WORKERS="1", GUNICORN_GRACEFUL_TIMEOUT="20", LOG_LEVEL="INFO",
         PYTHONPATH=os.pathsep.join([str(database_file.parent), str(REPO_ROOT)]),
     )
+    env.update(getattr(request, "param", {}))  # a test's own settings
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [str(GUNICORN), "-c", str(REPO_ROOT / "gunicorn.conf.py"), "served_wsgi:app"],
@@ -150,7 +152,23 @@ def _in_background(server: Server, path: str) -> tuple[threading.Thread, list[ob
 
 def test_workers_warm_up_before_serving(server: Server) -> None:
     assert server.get("/healthz") == 200
-    assert "warm in" in server.log.read_text()
+    log = server.log.read_text()
+    # preloaded: the master builds the index once and the worker inherits it
+    assert "master: index and postcode directory ready" in log
+    (worker,) = server.workers()
+    assert f"worker {worker}: warm in" in log
+    assert "(index inherited)" in log
+    assert "(index built)" not in log.split("master: index")[1]
+
+
+@pytest.mark.parametrize("server", [{"GUNICORN_PRELOAD": "0"}], indirect=True)
+def test_without_preloading_each_worker_builds_its_own_index(server: Server) -> None:
+    assert server.get("/healthz") == 200
+    log = server.log.read_text()
+    assert "master: index" not in log
+    (worker,) = server.workers()
+    assert f"worker {worker}: warm in" in log
+    assert "(index built)" in log
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits(server: Server) -> None:
@@ -174,3 +192,9 @@ def test_a_killed_worker_is_replaced(server: Server) -> None:
     assert second != first
     server.wait_ready()
     assert server.get("/healthz") == 200
+    assert server.get("/readyz") == 200
+    # the replacement is forked from the preloaded master: no rebuild before serving
+    log = server.log.read_text()
+    assert f"worker {second}: warm in" in log
+    assert log.split(f"worker {second}: warm in")[1].split("\n")[0].endswith(
+        "(index inherited)")

@@ -98,6 +98,12 @@ _cache: _CachedIndex | None = None
 _cache_lock = threading.Lock()
 
 
+def cached_index() -> Index | None:
+    """The index this process holds, current or not (None before the first build)."""
+    cached = _cache
+    return cached.index if cached is not None else None
+
+
 def get_index() -> Index:
     """The index for the current data version, rebuilt here if the data changed."""
     global _cache
