@@ -99,6 +99,8 @@ def test_csv_is_the_ranked_table_with_the_pack_on_every_row(
     assert {r["catalogue_version"] for r in rows} == {"2026.1"}
     assert {r["shortlist_status"] for r in rows} == {"locked" if locked else "draft"}
     assert bool(first["locked_at"]) is locked
+    # no outcome recorded yet: the outcome columns are there, empty
+    assert {(r["outcome"], r["awarded"], r["awarded_value"]) for r in rows} == {("", "", "")}
 
 
 def test_xlsx_has_a_method_sheet_the_table_and_a_sheet_per_supplier(
@@ -229,8 +231,26 @@ def test_exports_after_a_correction_show_the_corrected_outcome_and_its_history(
     rows = list(csv.DictReader(io.StringIO(
         _export(shortlist, world, "csv").data.decode("utf-8-sig"))))
     assert [r["name"] for r in rows][:2] == ["Near Insulation Ltd", "Mid Insulation Ltd"]
+    # the corrected outcome: on every row, the award on the awarded supplier's row only
+    assert {r["outcome"] for r in rows} == {"awarded"}
+    assert [(r["name"], r["awarded"], float(r["awarded_value"])) for r in rows
+            if r["awarded"]] == [("Mid Insulation Ltd", "yes", 400_000)]
     book = load_workbook(io.BytesIO(_export(shortlist, world, "xlsx").data))
     assert book.sheetnames[:2] == ["Method", "Shortlist"]
+    cover = [row for row in book["Method"].iter_rows(values_only=True) if row[0]]
+    outcome_at = cover.index(("Outcome", None))
+    assert cover[outcome_at + 1:outcome_at + 4] == [
+        ("Outcome", "Awarded"), ("Awarded to", "Mid Insulation Ltd"),
+        ("Awarded value (£)", 400_000)]
+    assert ("Note", "Call-off 7") in cover
+    corrections = [value for label, value in cover if label == "Correction"]
+    assert len(corrections) == 2
+    assert "by Colleague: Awarded to Near Insulation Ltd, £40,000.00 → awarded" in corrections[0]
+    assert corrections[1].endswith("Reason: Wrong supplier chosen")
+    table = list(book["Shortlist"].iter_rows(values_only=True))
+    column = {name: i for i, name in enumerate(table[0])}
+    assert [(r[column["name"]], r[column["awarded_value"]]) for r in table[1:]
+            if r[column["awarded"]] == "yes"] == [("Mid Insulation Ltd", 400_000)]
 
 
 def _pdf_text(data: bytes) -> str:

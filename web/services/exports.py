@@ -3,10 +3,12 @@
 - **CSV**: the ranked table only, one row per supplier (removed ones last, with the
   reason), so it opens cleanly in any spreadsheet or script. Every row also carries the
   pack's identifiers (status, locked at, catalogue and algorithm versions, data version and
-  data hash); the full search inputs and method are in the other formats.
+  data hash) and the outcome once recorded (the outcome on every row; ``awarded`` and the
+  value on the awarded supplier's); the full search inputs, the outcome's note and its
+  corrections are in the other formats.
 - **XLSX**: a "Method" cover sheet (inputs, weights, versions, data hash, who locked it and
-  when), the "Shortlist" ranked table, and one sheet per shortlisted supplier with its
-  score breakdown.
+  when, the outcome with its note and corrections), the "Shortlist" ranked table (with the
+  CSV's outcome columns), and one sheet per shortlisted supplier with its score breakdown.
 - **PDF**: a printable A4 report with the same content, and the outcome with any
   corrections of it.
 - **JSON**: everything, including the supplier records the data hash covers, so anyone can
@@ -183,6 +185,28 @@ def _pack_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _outcome_rows(outcome: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The recorded outcome as (label, value) rows: what, to whom, the note, when, and
+    each correction in the PDF's words."""
+    if outcome["outcome"] == "awarded":
+        rows: list[tuple[str, Any]] = [("Outcome", "Awarded"),
+                                        ("Awarded to", outcome["awarded_supplier"]),
+                                        ("Awarded value (£)", outcome["awarded_value"])]
+    else:
+        rows = [("Outcome", "None of the suppliers was suitable")]
+    if outcome.get("note"):
+        rows.append(("Note", outcome["note"]))
+    rows.append(("Recorded at", outcome.get("recorded_at") or ""))
+    rows += [("Correction", _correction_text(c)) for c in outcome.get("corrections") or []]
+    return rows
+
+
+def _correction_text(correction: Mapping[str, Any]) -> str:
+    """One correction of the outcome in words: when, by whom, what changed and why."""
+    return (f"Corrected {correction['corrected_at'][:16].replace('T', ' ')} UTC by "
+            f"{correction['corrected_by'] or 'someone'}: {describe_correction(correction)}")
+
+
 def _components(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     """Every component any entry's breakdown has, in order of first appearance."""
     names: dict[str, None] = {}
@@ -210,8 +234,9 @@ def _table(report: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
     header += [
         "distance_km", "social_value_gbp", "status", "reason_added", "removed_at",
         "reason_removed", "shortlist_id", "shortlist_status", "locked_at", "catalogue_version",
-        "algorithm_version", "data_version", "data_hash",
+        "algorithm_version", "data_version", "data_hash", "outcome", "awarded", "awarded_value",
     ]
+    outcome = report.get("outcome") or {}
     rows = []
     for entry in entries:
         breakdown = entry.get("breakdown") or {}
@@ -228,6 +253,12 @@ def _table(report: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
             report["shortlist"]["id"], report["shortlist"]["status"], pack.get("locked_at"),
             pack.get("catalogue_version"), pack.get("algorithm_version"),
             pack.get("data_version"), pack.get("data_hash"),
+        ]
+        awarded = (outcome.get("outcome") == "awarded"
+                   and entry.get("supplier_id") == outcome.get("awarded_supplier_id"))
+        row += [
+            outcome.get("outcome"), "yes" if awarded else None,
+            outcome.get("awarded_value") if awarded else None,
         ]
         rows.append(row)
     return header, rows
@@ -272,6 +303,11 @@ def write_xlsx(report: Mapping[str, Any]) -> bytes:
     _append(cover, ["Inputs and method"], font=bold)
     for label, value in _pack_rows(report):
         _append(cover, [label, value])
+    if report.get("outcome"):
+        _append(cover, [])
+        _append(cover, ["Outcome"], font=bold)
+        for label, value in _outcome_rows(report["outcome"]):
+            _append(cover, [label, value])
     for row in cover.iter_rows(min_row=2, max_col=1):
         row[0].font = bold
     for row in cover.iter_rows(min_col=2, max_col=2):
@@ -486,9 +522,7 @@ def write_pdf(report: Mapping[str, Any]) -> bytes:
         if outcome["note"]:
             paragraph(outcome["note"])
         for correction in outcome["corrections"]:
-            paragraph(f"Corrected {correction['corrected_at'][:16].replace('T', ' ')} UTC by "
-                      f"{correction['corrected_by'] or 'someone'}: "
-                      f"{describe_correction(correction)}")
+            paragraph(_correction_text(correction))
 
     for entry in shortlisted:
         # One supplier's heading, facts and table on one page: a heading stranded at the
