@@ -6,13 +6,17 @@ Run from the repository root::
     .venv/bin/python scripts/profile_requests.py [--suppliers 100000] [--requests 100]
         [--work-dir /tmp/fm-profile] [--kinds search,results,create,entry,export]
         [--profile search [--top 30] [--profile-output search.prof]]
+        [--database-url postgresql://postgres@127.0.0.1:5432/fm_profile]
 
 1. Prepares a SQLite database exactly as ``scripts/loadtest.py`` does (its ``prepare``:
    migrated, the demo data, ``--suppliers`` synthetic suppliers, an API token and a signed
    session cookie for a demo member; about a minute at 100,000, plus building the postcode
    directory the first time). With ``--work-dir`` the prepared database is kept there and
    reused by later runs with the same ``--suppliers`` and ``--seed``; each run works on a
-   fresh copy of it, so runs before and after a change start from the same data.
+   fresh copy of it, so runs before and after a change start from the same data. With
+   ``--database-url`` the PostgreSQL database given is emptied and prepared the same way
+   on every run (never ``test`` nor ``fm_dev``: ``loadtest.py`` refuses them), so the CPU
+   of the PostgreSQL driver is measured too; the server's own CPU is not in the figures.
 2. Creates the app as a gunicorn worker would (no ``TESTING``, the JSON access log on,
    written to /dev/null here), warms it (postcode directory, matching index, a few requests
    of each kind), then calls it as a WSGI application, the way gunicorn does,
@@ -214,6 +218,18 @@ def prepared_database(args: argparse.Namespace) -> tuple[loadtest.Prepared, Path
     return prepared, pristine
 
 
+def prepared_postgres(args: argparse.Namespace, work: Path) -> loadtest.Prepared:
+    """``--database-url`` emptied and prepared as the load test prepares it."""
+    prepare_args = argparse.Namespace(
+        database_url=args.database_url, reset_database=True, suppliers=args.suppliers,
+        postcodes=args.postcodes, seed=args.seed,
+    )
+    prepared = loadtest.prepare(prepare_args, work)
+    print(f"prepared in {prepared.prepare_s:.0f} s: {prepared.suppliers:,} suppliers "
+          f"(PostgreSQL)", flush=True)
+    return prepared
+
+
 def _copy_sqlite(source: str | Path, target: Path) -> None:
     """A consistent copy (the WAL included) through SQLite's backup API."""
     target.unlink(missing_ok=True)
@@ -223,11 +239,13 @@ def _copy_sqlite(source: str | Path, target: Path) -> None:
     dst.close()
 
 
-def make_app(prepared: loadtest.Prepared, database: Path, instance: Path) -> Any:
+def make_app(prepared: loadtest.Prepared, database: Path | str, instance: Path) -> Any:
+    """The app on ``database``: a SQLite file, or a database URL."""
     from web import create_app
 
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
     return create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": prepared.secret_key,
         "POSTCODES_DIRECTORY_PATH": str(prepared.postcodes),
     }, instance_path=str(instance))
@@ -254,6 +272,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kinds", default=",".join(sorted(KINDS)),
                         help="measure only these (comma-separated; export means all formats)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url",
+                        help="a PostgreSQL database to empty and prepare (default: SQLite)")
     parser.add_argument("--profile", metavar="KIND",
                         help="cProfile this kind (search, results, create, entry, export-pdf, …)")
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
@@ -272,12 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     from web.extensions import db
 
     args = parse_args(argv)
-    prepared, pristine = prepared_database(args)
     run_dir = Path(tempfile.mkdtemp(prefix="fm-profile-run-"))
-    stdout = sys.stdout
-    try:
+    database: Path | str
+    if args.database_url:
+        prepared = prepared_postgres(args, run_dir)
+        database = prepared.url
+    else:
+        prepared, pristine = prepared_database(args)
         database = run_dir / "run.sqlite3"
         _copy_sqlite(pristine, database)
+    stdout = sys.stdout
+    try:
         app = make_app(prepared, database, run_dir / "instance")
         client = InProcessClient(app, prepared, seed=args.seed)
         client.profile_kind = args.profile
