@@ -89,13 +89,13 @@ def when_ready(server: Any) -> None:
                     server.app.wsgi())
         return
     started = time.perf_counter()
-    outcome = _warm(app, log, "master", attempts=1)
+    warm = _warm(app, log, "master", attempts=1)
     _close_connections(app, close=True)
     # Objects made so far live as long as the master: keeping them out of the collector's
     # passes means the workers' collections do not write to (and so copy) their pages.
     gc.collect()
     gc.freeze()
-    if outcome is None:
+    if warm:
         log.info("master: index and postcode directory ready in %.2f s; workers share them",
                  time.perf_counter() - started)
 
@@ -125,9 +125,9 @@ def post_worker_init(worker: Any) -> None:
     _warm(app, log, f"worker {worker.pid}", attempts=WARM_UP_ATTEMPTS)
 
 
-def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> str | None:
-    """Open the postcode directory and get the matching index, retrying; None when warm,
-    else the last error (logged: the process starts cold, its first search retries)."""
+def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> bool:
+    """Open the postcode directory and get the matching index, retrying; whether that
+    worked (a failure is logged: the process starts cold, its first search retries)."""
     from web.extensions import db
     from web.postcodes import get_directory
     from web.services import matching
@@ -146,15 +146,15 @@ def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> str | No
             if attempt == attempts:
                 log.warning("%s: warm-up failed %d times (%s: %s); starting cold",
                             who, attempt, type(error).__name__, error)
-                return f"{type(error).__name__}: {error}"
+                return False
             log.info("%s: warm-up attempt %d failed (%s); retrying",
                      who, attempt, type(error).__name__)
             time.sleep(WARM_UP_RETRY_S)
         else:
             how = "index inherited" if index is inherited else "index built"
             log.info("%s: warm in %.2f s (%s)", who, time.perf_counter() - started, how)
-            return None
-    return None
+            return True
+    return False
 
 
 def _close_connections(app: Any, *, close: bool) -> None:
