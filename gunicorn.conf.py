@@ -18,9 +18,10 @@ Choices made here:
   worker replaced after a crash serves at once instead of rebuilding the index while the
   other workers carry its load, and the workers share the index's pages (numpy arrays:
   reference counting does not write to their data) until the data changes and each
-  rebuilds its own. No database connection crosses the fork: the master's are closed
-  before any worker exists, and each worker drops whatever pool it inherited without
-  touching the sockets (``post_fork``). The postcode directory is read-only memory, safe
+  rebuilds its own (in a background thread, answering from the previous index meanwhile:
+  ``INDEX_REFRESH_WAIT_S`` in web/config.py). No database connection crosses the fork:
+  the master's are closed before any worker exists, and each worker drops whatever pool
+  it inherited without touching the sockets (``post_fork``). The postcode directory is read-only memory, safe
   to share. The costs: the master keeps its copy of the index (as it was at start) for
   its lifetime, and ``kill -HUP`` restarts the workers with the code the master loaded,
   so a deployment of new code restarts the service (``systemctl restart``; see
@@ -140,6 +141,7 @@ def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> bool:
                 try:
                     get_directory(app)
                     index = matching.get_index()
+                    current = matching.index_is_current(index.data_version)
                 finally:
                     db.session.remove()
         except Exception as error:  # the process still starts; its first search retries
@@ -152,6 +154,8 @@ def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> bool:
             time.sleep(WARM_UP_RETRY_S)
         else:
             how = "index inherited" if index is inherited else "index built"
+            if not current:  # the data changed since the master built it: serve meanwhile
+                how += "; the data changed, so it is being rebuilt in the background"
             log.info("%s: warm in %.2f s (%s)", who, time.perf_counter() - started, how)
             return True
     return False

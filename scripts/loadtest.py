@@ -18,12 +18,16 @@ Run from the repository root (loopback only; stops by itself)::
    processes of ``--threads`` threads each (a new connection per request, as sync workers
    close them; no retries): API searches, results pages with a session cookie, shortlist
    writes through the API (create, add entry) and shortlist exports.
-4. Mid-load, SIGKILLs one gunicorn worker (at 40 % of the run) and, on PostgreSQL, restarts
-   the local PostgreSQL cluster once (at 70 %), unless ``--no-faults``.
+4. Mid-load, changes the register (at 15 % of the run: one new supplier through the
+   importer, as framework staff would, which makes every worker reindex), SIGKILLs one
+   gunicorn worker (at 40 %) and, on PostgreSQL, restarts the local PostgreSQL cluster
+   once (at 70 %), unless ``--no-faults``.
 5. Stops gunicorn (SIGTERM: graceful), checks directly in the database that every shortlist
    and entry whose creation returned 201 is there as returned, and prints a markdown report:
    requests/s, p50/p95/p99 per kind, errors split into those in flight on the killed worker,
-   those during the PostgreSQL restart, and the others; lost writes.
+   those during the PostgreSQL restart, and the others; lost writes; and how long after
+   the register changed searches were answered from the new data, with the search
+   latencies meanwhile.
 
 See scripts/README.md for what the numbers mean.
 """
@@ -66,6 +70,7 @@ EXPORT_FORMATS = (("csv", 50), ("json", 25), ("xlsx", 15), ("pdf", 10))
 EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200}
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
+CHANGE_AT = 0.15  # before the other faults, so that its aftermath is measured alone
 PG_RESTART_AT = 0.7
 PG_GRACE_S = 1.0  # after the restart command returns, still "during the restart"
 KILL_SLACK_S = 0.05  # between taking the time and the kill reaching the worker
@@ -343,8 +348,10 @@ class ClientPlan:
     rate_per_thread: float | None
 
 
-# (kind, started, ended, status, error, write) — status 0 when no response came back
+# (kind, started, ended, status, error, write) — status 0 when no response came back; for a
+# search answered 200, ``write`` is ("version", the data version it was ranked on)
 Record = tuple[str, float, float, int, str, tuple[Any, ...] | None]
+DATA_VERSION = re.compile(rb'"data_version":\s*"([^"]*)"')
 
 
 def run_clients(plan: ClientPlan, queue: Any) -> None:
@@ -412,6 +419,9 @@ class _Client:
     def do_search(self, *, keep: bool = False) -> None:
         body = self._search_body()
         status, data = self._call("search", "POST", "/api/v1/search", {**body, "limit": 20})
+        version = DATA_VERSION.search(data) if status == 200 else None
+        if version:
+            self.records[-1] = (*self.records[-1][:5], ("version", version.group(1).decode()))
         if keep and status == 200:
             ids = [r["supplier_id"] for r in json.loads(data)["results"]]
             if ids:  # a shortlist's search has no page: the same inputs without "limit"
@@ -504,6 +514,9 @@ class Faults:
     pg_begin: float | None = None
     pg_end: float | None = None
     pg_error: str | None = None
+    change_begin: float | None = None
+    change_end: float | None = None
+    change_error: str | None = None
     load: list[tuple[float, float]] = field(default_factory=list)  # (time, 1-min load average)
     # CPU seconds of each worker: when measuring began (0 for workers started later, so a
     # replacement's start-up counts), and at the last sample
@@ -540,6 +553,8 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
 
     faults = Faults()
     kill_at = measure_from + KILL_AT * args.duration
+    change_at = measure_from + CHANGE_AT * args.duration
+    changer: threading.Thread | None = None
     pg_at = measure_from + PG_RESTART_AT * args.duration
     pg_version = _pg_cluster(args) if args.database_url and not args.no_faults else None
     known = set(server.workers())
@@ -565,6 +580,10 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
         if (faults.kill_at is not None and faults.worker_replaced_s is None
                 and set(server.workers()) - known):
                 faults.worker_replaced_s = time.monotonic() - faults.kill_at
+        if not args.no_faults and changer is None and now >= change_at:
+            # in a thread, so that the sampling and the other faults keep their times
+            changer = threading.Thread(target=change_register, args=(prepared, faults))
+            changer.start()
         if pg_version and faults.pg_begin is None and now >= pg_at:
             faults.pg_begin = time.monotonic()
             result = subprocess.run(
@@ -576,6 +595,8 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
                 faults.pg_error = (result.stderr or result.stdout).strip()[-300:]
         time.sleep(0.05)
 
+    if changer is not None:
+        changer.join(timeout=120)
     for pid in server.workers():  # the last sample, at the end of the measured time
         cpu = _cpu_seconds(pid)
         if cpu is not None:
@@ -588,6 +609,36 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     for process in processes:
         process.join(timeout=10)
     return records, faults, measure_from, end_at
+
+
+def change_register(prepared: Prepared, faults: Faults) -> None:
+    """Import one new supplier through the importer, as staff would (a new app in this
+    process, its own connection); the data version it bumps makes every worker reindex."""
+    from web import create_app
+    from web.extensions import db
+    from web.postcodes import get_directory
+    from web.services.suppliers_import import import_suppliers
+
+    faults.change_begin = time.monotonic()
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": prepared.url,
+                          "SECRET_KEY": prepared.secret_key,
+                          "POSTCODES_DIRECTORY_PATH": str(prepared.postcodes)})
+        with app.app_context():
+            postcode = prepared.postcodes_sample[0]
+            row = (f"external_id,name,postcode,description\r\n"
+                   f"LOAD-CHANGE-{int(time.time())},Newly Added Ltd,{postcode},"
+                   f"Grounds maintenance and external wall insulation.\r\n")
+            report = import_suppliers(io.BytesIO(row.encode()), filename="change.csv",
+                                      directory=get_directory(app))
+            if report.imported != 1:
+                raise RuntimeError(f"imported {report.imported}, rejected {report.rejected}")
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+    except Exception as error:  # reported, not fatal: the rest of the run still counts
+        faults.change_error = f"{type(error).__name__}: {error}"[:300]
+    faults.change_end = time.monotonic()
 
 
 def _pg_cluster(args: argparse.Namespace) -> list[str] | None:
@@ -727,6 +778,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         lines.append(f"- PostgreSQL restarted at {faults.pg_begin - measure_from:.1f} s, took "
                      f"{faults.pg_end - faults.pg_begin:.1f} s"
                      + (f" (FAILED: {faults.pg_error})" if faults.pg_error else ""))
+    lines.extend(_change_summary(records, faults, measure_from))
     kinds_of_errors = Counter((r[0], r[4], classify(r, faults)) for r in all_errors)
     for (kind, error, cls), n in sorted(kinds_of_errors.items()):
         lines.append(f"- error: {n} × {kind} {error} ({cls})")
@@ -748,6 +800,44 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
               f"lost writes {lost}; errors beyond the faults "
               f"{sum(1 for r in all_errors if classify(r, faults) == 'other')}."]
     return "\n".join(lines)
+
+
+def _change_summary(records: list[Record], faults: Faults, measure_from: float) -> list[str]:
+    """When searches began and finished moving to the data version after the change, and
+    the search latencies meanwhile against the 10 s before the change."""
+    if faults.change_begin is None or faults.change_end is None:
+        return []
+    begin, end = faults.change_begin, faults.change_end
+    line = (f"- register changed at {begin - measure_from:.1f} s (one supplier imported, "
+            f"committed {end - begin:.1f} s later)")
+    if faults.change_error:
+        return [line + f": FAILED ({faults.change_error})"]
+    searches = sorted((r for r in records if r[0] == "search" and r[5] and r[5][0] == "version"),
+                      key=lambda r: r[2])
+    before = {r[5][1] for r in searches if r[2] < begin}  # type: ignore[index]
+    new = [r for r in searches if r[1] > end and r[5][1] not in before]  # type: ignore[index]
+    if not new:
+        return [line + "; no search was answered from the new data before the end"]
+    first_new = new[0][2]
+    # the last answer from older data to a search sent after the change was committed
+    old = [r for r in searches if r[1] > end and r[5][1] in before]  # type: ignore[index]
+    settled = max((r[2] for r in old), default=first_new)
+    # searches sent from the commit until the next fault, against those before the change
+    until = min(t for t in (faults.kill_at, faults.pg_begin, float("inf")) if t is not None)
+    after = [r[2] - r[1] for r in records
+             if r[0] == "search" and not r[4] and end <= r[1] and r[2] < until]
+    earlier = [r[2] - r[1] for r in records
+               if r[0] == "search" and not r[4] and measure_from <= r[1] and r[2] < begin]
+    return [
+        line + f"; the first search answered from the new data {first_new - end:.1f} s after "
+        f"the commit, the last from the old data {settled - end:.1f} s after it "
+        f"({len(old)} searches)",
+        f"- searches sent from the commit to the next fault ({until - end:.0f} s): "
+        f"{len(after)}, p50 {_pct(after, .5):.0f} ms, p99 {_pct(after, .99):.0f} ms, max "
+        f"{max(after, default=0) * 1000:.0f} ms; before the change ({begin - measure_from:.0f} "
+        f"s): {len(earlier)}, p50 {_pct(earlier, .5):.0f} ms, p99 {_pct(earlier, .99):.0f} ms, "
+        f"max {max(earlier, default=0) * 1000:.0f} ms",
+    ]
 
 
 def _load_summary(load: list[tuple[float, float]]) -> str:
@@ -800,7 +890,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="offered requests/s in all (open loop); 0: closed loop")
     parser.add_argument("--mix", default=DEFAULT_MIX)
     parser.add_argument("--no-faults", action="store_true",
-                        help="neither kill a worker nor restart PostgreSQL")
+                        help="neither kill a worker, change the register nor restart "
+                        "PostgreSQL")
     parser.add_argument("--pg-cluster", help="VERSION/CLUSTER to restart (default: newest/main)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs, database)")

@@ -45,6 +45,8 @@ _DESCRIPTIONS = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "Invalid input: see `errors`.",
+    503: "The register is being reindexed after a change: try again after `Retry-After` "
+         "seconds.",
 }
 
 

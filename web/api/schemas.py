@@ -279,7 +279,12 @@ class SearchResponse(BaseModel):
     limit: int
     offset: int
     algorithm_version: str
-    data_version: str
+    data_version: str = Field(description="The version of the register data ranked.")
+    index_current: bool = Field(
+        description="False while the register is reindexed after a change (seconds, at "
+                    "most a minute or two for a large register): the results are then "
+                    "those of data_version, the register as it was just before.",
+    )
     location: SearchLocationOut
     excluded: dict[str, int] = Field(
         description="Suppliers left out, counted by the first reason that excluded them."

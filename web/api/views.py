@@ -29,7 +29,13 @@ from web.services import exports
 from web.services import shortlists as shortlist_service
 from web.services.audit import record_event
 from web.services.catalogue import current_catalogue
-from web.services.matching import SearchInputError, parse_search, result_to_dict, run_search
+from web.services.matching import (
+    SearchInputError,
+    index_is_current,
+    parse_search,
+    result_to_dict,
+    run_search,
+)
 
 SHORTLIST_ID = {"shortlist_id": "The shortlist's id."}
 
@@ -62,6 +68,7 @@ def search(*, user: User, body: s.SearchRequest) -> Response:
         "total": response.total, "limit": query.limit, "offset": query.offset,
         "algorithm_version": response.algorithm_version,
         "data_version": response.data_version,
+        "index_current": index_is_current(response.data_version),
         "location": {
             "latitude": location.latitude, "longitude": location.longitude,
             "postcode": location.postcode, "la_code": location.la_code,
@@ -247,12 +254,16 @@ def remove_entry(
 
 
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/lock", tag="Shortlists",
-           response=s.ShortlistDetail, path_params=SHORTLIST_ID, errors=(403, 404, 409))
+           response=s.ShortlistDetail, path_params=SHORTLIST_ID,
+           errors=(403, 404, 409, 422, 503))
 def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     """Lock a shortlist for good
 
     Re-scores the entries with the shortlist's own search on today's data, then freezes a
-    snapshot with the algorithm, catalogue and data versions and a data hash.
+    snapshot with the algorithm, catalogue and data versions and a data hash. A shortlist
+    with no supplier on it is refused (422). Right after a change to a large register,
+    while the register is reindexed, the answer can be 503 with `Retry-After`: try again
+    then.
     """
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
     _shortlist_call(shortlist_service.lock_shortlist, shortlist, actor=user,
@@ -331,11 +342,15 @@ def _readable_shortlist(shortlist_id: int, user: User, *, for_update: bool = Fal
 
 
 def _shortlist_call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a shortlist operation; its refusals become problems (409 locked, 422 else)."""
+    """Call a shortlist operation; its refusals become problems (409 locked, 503 while the
+    register is reindexed, 422 else)."""
     try:
         return function(*args, **kwargs)
     except shortlist_service.ShortlistLocked as error:
         raise ApiProblem(409, str(error)) from None
+    except shortlist_service.ShortlistBusy as error:
+        raise ApiProblem(503, str(error), headers={
+            "Retry-After": str(shortlist_service.ShortlistBusy.retry_after_s)}) from None
     except shortlist_service.ShortlistError as error:
         raise ApiProblem(422, str(error)) from None
     except SearchInputError as error:

@@ -1,8 +1,18 @@
 """Matching: the per-process index over the register, and searches from plain inputs.
 
 Each worker process keeps one :class:`matcher.Index` in memory. Every search reads the
-``matching-index`` data version from the database (one indexed row) and rebuilds the index
-when it changed, so imports and edits show in every gunicorn worker without a restart.
+``matching-index`` data version from the database (one indexed row); when it changed, the
+index is rebuilt, so imports and edits show in every gunicorn worker without a restart.
+
+The rebuild runs in a background thread of the worker. A request waits for it only when it
+is expected to be quick (the last build took at most ``INDEX_REFRESH_WAIT_S``, a few
+seconds by default, so a small register is always current); otherwise the request is
+answered at once from the previous index, and the answer carries that index's data
+version. So a change to a large register (an import, an award recorded: ~10 s of CPU to
+reindex 100,000 suppliers) never stalls every request of every worker, nor runs a request
+into gunicorn's timeout at a million suppliers. Locking a shortlist asks for the current
+index (``get_index(current=True)``): it waits for the rebuild, up to
+``CURRENT_INDEX_WAIT_S``, and otherwise says the register is being reindexed.
 
 :func:`parse_search` turns the plain keys shared by the CLI, batch files and the JSON API
 (``need``, ``postcode`` or ``lat``/``lon``, ``cpv_codes``, ``radius_km``, …) into a
@@ -22,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app, g
 
 from matcher import (
     COMPONENT_NAMES,
@@ -40,6 +51,7 @@ from matcher import (
     normalise_cpv,
     search,
 )
+from web.config import DEFAULT_REFRESH_WAIT_S
 from web.extensions import db
 from web.models import Accreditation as AccreditationRow
 from web.models import Commitment as CommitmentRow
@@ -94,8 +106,39 @@ class _CachedIndex:
     index: Index
 
 
+@dataclass(slots=True)
+class _Refresh:
+    """One background rebuild of the index of the database at ``url``."""
+
+    url: str
+    started: float  # time.monotonic(), before the thread reads the data version
+    done: threading.Event
+    version: str | None = None  # the data version it built (set when it succeeds)
+    error: BaseException | None = None
+    finished: float | None = None
+
+
+class IndexNotCurrent(RuntimeError):
+    """The current index is still being rebuilt after a change to the register."""
+
+    def __init__(self, started_s_ago: float) -> None:
+        self.started_s_ago = started_s_ago
+        super().__init__(
+            "the supplier register changed and is being reindexed "
+            f"(started {started_s_ago:.0f} s ago). Try again in a minute."
+        )
+
+
+# A lock waits this long for a rebuild: under gunicorn's 60 s worker timeout, with room.
+CURRENT_INDEX_WAIT_S = 30.0
+# A rebuild that failed (database down) is not retried sooner than this, so a broken
+# database is not hammered by one rebuild per request.
+REFRESH_RETRY_S = 5.0
+
 _cache: _CachedIndex | None = None
 _cache_lock = threading.Lock()
+_refresh: _Refresh | None = None
+_last_build_s = 0.0  # how long this process's last build took (0: none yet)
 
 
 def cached_index() -> Index | None:
@@ -104,22 +147,133 @@ def cached_index() -> Index | None:
     return cached.index if cached is not None else None
 
 
-def get_index() -> Index:
-    """The index for the current data version, rebuilt here if the data changed."""
+def get_index(*, current: bool = False) -> Index:
+    """The index for the current data version, or while it is being rebuilt, the previous one.
+
+    Built here, in the request, when there is nothing to answer from meanwhile (a
+    process's first search, or one that serves another database, as in tests) and when
+    this request changed the register itself (``bump_version``; a background thread could
+    not see the change before it is committed). Otherwise the rebuild runs in a background
+    thread, one at a time per process, and this request waits for it if ``current``, or if
+    the last build took no longer than the app's ``INDEX_REFRESH_WAIT_S``; if not, it gets
+    the previous index at once. :func:`index_is_current` tells which it got.
+
+    :raise IndexNotCurrent: ``current`` and the rebuild did not finish within
+        ``CURRENT_INDEX_WAIT_S``, or failed.
+    """
     global _cache
     version = version_token()
+    read_at = time.monotonic()
+    g.index_data_version = version
     url = str(db.engine.url)
     cached = _cache
     if cached is not None and cached.version == version and cached.url == url:
         return cached.index
-    with _cache_lock:
+    if cached is None or cached.url != url or g.get("index_version_bumped"):
+        with _cache_lock:
+            cached = _cache
+            if cached is None or cached.version != version or cached.url != url:
+                index = _timed_build(version)
+                _cache = cached = _CachedIndex(url=url, version=version, index=index)
+            return cached.index
+    budget = float(current_app.config.get("INDEX_REFRESH_WAIT_S", DEFAULT_REFRESH_WAIT_S))
+    if current:
+        wait_s = CURRENT_INDEX_WAIT_S
+    else:
+        wait_s = budget if _last_build_s <= budget else 0.0
+    deadline = read_at + wait_s
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    while True:
+        refresh = _start_refresh(app, url)
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            refresh.done.wait(remaining)
         cached = _cache
-        if cached is None or cached.version != version or cached.url != url:
-            started = time.perf_counter()
-            index = build_index(data_version=version)
-            _cache = cached = _CachedIndex(url=url, version=version, index=index)
-            log.info("matching index v%s built in %.2f s", version, time.perf_counter() - started)
-        return cached.index
+        assert cached is not None  # replaced, never removed
+        if cached.url == url and cached.version == version:
+            return cached.index
+        if (refresh.done.is_set() and refresh.error is None and refresh.started >= read_at
+                and cached.url == url and cached.version == refresh.version):
+            # built from a data version read after ours: at least as new
+            g.index_data_version = refresh.version
+            return cached.index
+        if not refresh.done.is_set() or time.monotonic() >= deadline:
+            break  # still running: answer from the previous index
+        if refresh.error is not None and refresh.started >= read_at:
+            break  # failed (and logged); the previous index serves until a retry works
+        # it finished, but had started before this request read the version: go round
+        # and start one that will see it
+    if current:
+        raise IndexNotCurrent(time.monotonic() - refresh.started)
+    return cached.index
+
+
+def index_is_current(data_version: str) -> bool:
+    """Whether ``data_version`` (an index's, a search response's) is the version of the
+    data this request read in :func:`get_index` (True if it read none)."""
+    return str(g.get("index_data_version", data_version)) == data_version
+
+
+def wait_for_refresh(timeout_s: float) -> bool:
+    """Wait for a background rebuild to finish; whether none is running now."""
+    refresh = _refresh
+    return refresh is None or refresh.done.wait(timeout_s)
+
+
+def _start_refresh(app: Flask, url: str) -> _Refresh:
+    """The background rebuild to wait for: the one running (one at a time per process),
+    one that failed moments ago, or a new one."""
+    global _refresh
+    with _cache_lock:
+        refresh = _refresh
+        if refresh is not None and not refresh.done.is_set():
+            return refresh
+        if (refresh is not None and refresh.error is not None and refresh.url == url
+                and refresh.finished is not None
+                and time.monotonic() - refresh.finished < REFRESH_RETRY_S):
+            return refresh
+        refresh = _Refresh(url=url, started=time.monotonic(), done=threading.Event())
+        _refresh = refresh
+    thread = threading.Thread(target=_run_refresh, args=(app, refresh),
+                              name="index-refresh", daemon=True)
+    thread.start()
+    return refresh
+
+
+def _run_refresh(app: Flask, refresh: _Refresh) -> None:
+    """Body of the background thread: read the data version, build, swap the index in."""
+    global _cache
+    try:
+        with app.app_context():
+            try:
+                # The version first, then the data: the index may hold changes newer than
+                # its label (then the next request rebuilds again), never older ones.
+                version = version_token()
+                index = _timed_build(version)
+            finally:
+                db.session.remove()
+        with _cache_lock:
+            cached = _cache
+            # Never put one database's index over another's (a process can serve only one).
+            if cached is None or cached.url == refresh.url:
+                _cache = _CachedIndex(url=refresh.url, version=version, index=index)
+        refresh.version = version
+    except BaseException as error:  # kept for waiters; the previous index goes on serving
+        refresh.error = error
+        log.warning("matching index rebuild failed (%s: %s); the previous index serves "
+                    "meanwhile", type(error).__name__, error)
+    finally:
+        refresh.finished = time.monotonic()
+        refresh.done.set()
+
+
+def _timed_build(version: str) -> Index:
+    global _last_build_s
+    started = time.perf_counter()
+    index = build_index(data_version=version)
+    _last_build_s = time.perf_counter() - started
+    log.info("matching index v%s built in %.2f s", version, _last_build_s)
+    return index
 
 
 def build_index(*, data_version: str) -> Index:
@@ -271,9 +425,10 @@ def parse_search(
     return query, location
 
 
-def run_search(query: Query) -> SearchResponse:
-    """Rank the register for ``query`` with the current index."""
-    return search(get_index(), query)
+def run_search(query: Query, *, current: bool = False) -> SearchResponse:
+    """Rank the register for ``query`` with the index :func:`get_index` gives (``current``:
+    only the index of the data version as it is now)."""
+    return search(get_index(current=current), query)
 
 
 def result_to_dict(result: MatchResult) -> dict[str, Any]:

@@ -63,6 +63,7 @@ from web.services.audit import events_for, record_event
 from web.services.catalogue import current_catalogue
 from web.services.matching import (
     MAX_LIMIT,
+    IndexNotCurrent,
     SearchInputError,
     SearchLocation,
     parse_search,
@@ -77,6 +78,7 @@ __all__ = [
     "AddResult",
     "Outcome",
     "SearchInputError",
+    "ShortlistBusy",
     "ShortlistError",
     "ShortlistLocked",
     "TrailItem",
@@ -159,6 +161,12 @@ class ShortlistLocked(ShortlistError):
             f"Shortlist “{shortlist.name}” is locked, so it cannot be changed. "
             "Start a new shortlist from a search instead."
         )
+
+
+class ShortlistBusy(ShortlistError):
+    """The operation needs the current index, which is being rebuilt: try again shortly."""
+
+    retry_after_s = 30
 
 
 class Outcome(enum.StrEnum):
@@ -314,19 +322,21 @@ class _Ranking:
     data_version: str
 
 
-def _rank(query: Query, supplier_ids: Iterable[int]) -> _Ranking:
+def _rank(query: Query, supplier_ids: Iterable[int], *, current: bool = False) -> _Ranking:
     """Run ``query`` and pick out the results of ``supplier_ids``, paging through the whole
     ranking if need be: ``FIRST_RANK_PAGE`` results first, then ``MAX_LIMIT`` at a time.
 
     A result is the same whatever page it is on (the order is total, ties broken by a
     fixed hash), so the page sizes change only the work done, not what is stored.
+    ``current``: rank with the index of the data as it is now (see ``get_index``).
     """
     wanted = set(supplier_ids)
     found: dict[int, dict[str, Any]] = {}
     offset = 0
     limit = FIRST_RANK_PAGE
     while True:
-        response = run_search(dataclasses.replace(query, limit=limit, offset=offset))
+        response = run_search(dataclasses.replace(query, limit=limit, offset=offset),
+                              current=current)
         for result in response.results:
             if result.supplier_id in wanted:
                 found[result.supplier_id] = result_to_dict(result)
@@ -553,7 +563,12 @@ def lock_shortlist(
             f"The shortlist’s search can no longer be run, so it cannot be locked: {error}"
         ) from None
     searched_on = (query.on_date or dt.date.today()).isoformat()
-    ranking = _rank(query, [e.supplier_id for e in entries])
+    try:
+        # The frozen scores and the data hash must describe the register as it is now, not
+        # the previous index that searches may be answered from while it is rebuilt.
+        ranking = _rank(query, [e.supplier_id for e in entries], current=True)
+    except IndexNotCurrent as error:
+        raise ShortlistBusy(f"Not locked yet: {error}") from None
 
     changes: list[dict[str, Any]] = []
     for entry in entries:

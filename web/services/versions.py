@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 
 from web.extensions import db
 from web.models import DataVersion
@@ -20,7 +21,11 @@ def bump_version(name: str = INDEX_DATA) -> int:
     """Increment the counter ``name`` (creating it at 1) and return the new value.
 
     The UPDATE is a single statement, so concurrent writers each get their own increment.
+    Marks the app context, so that a search later in it builds the matching index from
+    this session, which sees the change before it is committed.
     """
+    if name == INDEX_DATA and has_app_context():
+        g.index_version_bumped = True
     updated = db.session.execute(
         sa.update(DataVersion).where(DataVersion.name == name)
         .values(version=DataVersion.version + 1)

@@ -30,7 +30,13 @@ from web.services import search_page
 from web.services.audit import record_event
 from web.services.cpv import cpv_list_loaded
 from web.services.cpv import suggest as suggest_cpv
-from web.services.matching import SearchInputError, SearchLocation, parse_search, run_search
+from web.services.matching import (
+    SearchInputError,
+    SearchLocation,
+    index_is_current,
+    parse_search,
+    run_search,
+)
 
 bp = Blueprint("search", __name__)
 bp.add_app_template_filter(search_page.format_quantity, "quantity")
@@ -193,6 +199,7 @@ def run_member_search(
         "form": None,  # no error summary on the results page
         "search_form": form,
         "response": response,
+        "index_current": index_is_current(response.data_version),
         "results": views,
         "page": page,
         "pages": pages,
