@@ -187,9 +187,7 @@ def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetai
     response = run_search(query)
     shortlist = _shortlist_call(
         shortlist_service.create_shortlist, name=body.name, actor=user,
-        # TODO(shortlists helper): a public name for _search_inputs; nothing else builds
-        # the stored search_inputs layout, and duplicating it would let the two drift.
-        search_inputs=shortlist_service._search_inputs(params, query, location),
+        search_inputs=shortlist_service.search_inputs(params, query, location),
         search_total=response.total,
     )
     db.session.commit()

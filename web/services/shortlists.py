@@ -103,6 +103,7 @@ __all__ = [
     "recent_awards",
     "remove_entry",
     "reproducibility_pack",
+    "search_inputs",
     "search_params_from_query_string",
     "supplier_records",
     "update_shortlist",
@@ -295,10 +296,13 @@ def search_params_from_query_string(query_string: str) -> dict[str, Any]:
     return params
 
 
-def _search_inputs(
+def search_inputs(
     params: Mapping[str, Any], query: Query, location: SearchLocation,
     *, query_string: str | None = None, site_name: str | None = None,
 ) -> dict[str, Any]:
+    """What a shortlist keeps of the search it was made from (``Shortlist.search_inputs``):
+    the plain params (without paging), the query string to run it again, the resolved
+    location, the weights and social-value choices, and the date searched."""
     return {
         "params": {k: v for k, v in params.items() if k not in ("limit", "offset")},
         "query_string": query_string if query_string is not None
@@ -442,7 +446,7 @@ def add_from_search(
         raise ShortlistError("Enter a name for the new shortlist")
 
     query, location = parse_search(search_params, directory=directory, on_date=on_date)
-    inputs = _search_inputs(search_params, query, location, query_string=query_string,
+    inputs = search_inputs(search_params, query, location, query_string=query_string,
                             site_name=site_name)
     ranking = _rank(query, [supplier.id])
     result = ranking.found.get(supplier.id)
