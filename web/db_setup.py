@@ -85,12 +85,17 @@ def retry_views_after_disconnect(app: Flask) -> None:
     new connection is safe and the user never sees the restart. After a commit started,
     whether it happened is unknown, so the error stands (a 503: see web.errors).
 
-    Call after every view is registered.
+    The ``before_request`` hooks are run again the same way: loading the signed-in user
+    is a query too, and a restart can cut it off.
+
+    Call after every view and hook is registered.
     """
     if not event.contains(Session, "before_commit", _note_commit):
         event.listen(Session, "before_commit", _note_commit)
     for endpoint, view in list(app.view_functions.items()):
         app.view_functions[endpoint] = _retrying(view)
+    for key, hooks in list(app.before_request_funcs.items()):
+        app.before_request_funcs[key] = [_retrying(hook) for hook in hooks]
 
 
 def _note_commit(_session: Session) -> None:
@@ -99,6 +104,9 @@ def _note_commit(_session: Session) -> None:
 
 
 def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(view, "_retries_after_disconnect", False):
+        return view  # wrapped already (this runs again for routes added later)
+
     @functools.wraps(view)
     def retrying(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -111,6 +119,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             db.session.rollback()
             return view(*args, **kwargs)
 
+    retrying._retries_after_disconnect = True  # type: ignore[attr-defined]
     return retrying
 
 

@@ -234,6 +234,51 @@ def test_a_view_run_again_reads_the_same_json_body(tmp_path: Path) -> None:
 
 
 @needs_postgres
+def test_a_signed_in_request_cut_off_while_loading_its_user_runs_again(
+    app: Any, tmp_path: Path,
+) -> None:
+    """A restart can cut off the query that loads the signed-in user, before any view."""
+    from flask import g, jsonify
+
+    from tests.factories import make_user
+    from web.auth import SESSION_KEY
+    from web.db_setup import retry_views_after_disconnect
+
+    with app.app_context():
+        user_id = make_user().id
+        db.session.commit()
+    second = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32,
+                         "DATABASE_CONNECT_RETRY_S": 5}, instance_path=str(tmp_path))
+    cut: list[int] = []
+
+    def cut_the_first_request_off() -> None:  # runs first: the user is loaded after it
+        if not cut:
+            cut.append(db.session.scalar(sa.text("SELECT pg_backend_pid()")))
+            killer = sa.create_engine(POSTGRES_URL)
+            with killer.connect() as connection:
+                connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                                   {"pid": cut[0]})
+            killer.dispose()
+
+    second.before_request_funcs.setdefault(None, []).insert(0, cut_the_first_request_off)
+
+    @second.route("/__who")
+    def who() -> Any:
+        return jsonify(user=g.user.id if g.user else None)
+
+    retry_views_after_disconnect(second)
+    client = second.test_client()
+    with client.session_transaction() as session:
+        session[SESSION_KEY] = user_id
+    response = client.get("/__who")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"user": user_id}
+    assert len(cut) == 1
+    with second.app_context():
+        db.engine.dispose()
+
+
+@needs_postgres
 def test_a_view_cut_off_after_a_commit_is_a_503_not_a_retry(tmp_path: Path) -> None:
     app, calls = _terminating_app(tmp_path, commit_first=True)
     response = app.test_client().get("/__cut")
