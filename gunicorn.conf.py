@@ -12,17 +12,19 @@ Choices made here:
   ``GUNICORN_THREADS`` > 1 switches to the ``gthread`` worker for deployments without one.
 - **Preloading, with the index built once in the master** (``preload_app``, default on;
   ``GUNICORN_PRELOAD=0`` turns it off). The master imports the app, opens the postcode
-  directory and builds the matching index (at 100,000 suppliers about 10 s of CPU), then
+  directory and gets the matching index (at 100,000 suppliers about 10 s of CPU to build,
+  or 0.04 s to map when it was saved before: web/services/index_files.py), then
   closes every database connection it opened (``when_ready``) and freezes its objects out
   of the garbage collector's reach; each worker is forked with all of that in place. So a
   worker replaced after a crash serves at once instead of rebuilding the index while the
   other workers carry its load, and the workers share the index's pages (numpy arrays:
-  reference counting does not write to their data) until the data changes and each
-  rebuilds its own (in a background thread, answering from the previous index meanwhile:
-  ``INDEX_REFRESH_WAIT_S`` in web/config.py). No database connection crosses the fork:
+  reference counting does not write to their data) until the data changes: then one
+  worker rebuilds and saves the index and the others map the saved file, each in a
+  background thread, answering from the previous index meanwhile
+  (``INDEX_REFRESH_WAIT_S`` in web/config.py). No database connection crosses the fork:
   the master's are closed before any worker exists, and each worker drops whatever pool
-  it inherited without touching the sockets (``post_fork``). The postcode directory is read-only memory, safe
-  to share. The costs: the master keeps its copy of the index (as it was at start) for
+  it inherited without touching the sockets (``post_fork``). The postcode directory is
+  read-only memory, safe to share. The costs: the master keeps its copy of the index (as it was at start) for
   its lifetime, and ``kill -HUP`` restarts the workers with the code the master loaded,
   so a deployment of new code restarts the service (``systemctl restart``; see
   docs/deployment.md) rather than sending HUP.

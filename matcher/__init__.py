@@ -7,6 +7,9 @@ Pure domain code (numpy, rapidfuzz, geopy, snowballstemmer; no web or database i
     response = search(index, Query("external wall insulation", 53.41, -2.98, radius_km=50))
     for r in response.results:
         print(r.rank, r.name, round(r.score, 1), [c.contribution for c in r.components])
+
+``matcher.store`` saves a built index to a file and maps it back (``save_index``,
+``load_index``), so that several processes share one copy.
 """
 
 from .cpv import normalise_cpv

@@ -238,6 +238,16 @@ class Index:
         self.analyzer = Analyzer()
         self._acc_display: dict[str, str] = {}
         self._row_by_external_id: dict[str, int] | None = None
+        self._mapped: Any = None  # the file the arrays live in, when loaded by matcher.store
+        # Seconds the build took, set by whoever built it (saved with the index): what
+        # the next build will roughly cost.
+        self.build_seconds = 0.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``matcher.store`` saves: everything built, not the caches filled by queries."""
+        state = dict(self.__dict__)
+        state.update(_mapped=None, _row_by_external_id=None, _fuzzy_cache={})
+        return state
 
     # ------------------------------------------------------------------ build
     @classmethod

@@ -80,6 +80,14 @@ class Analyzer:
         self._stemmer = snowballstemmer.stemmer("english")
         self._stem_cache: dict[str, str | None] = {}
 
+    def __getstate__(self) -> dict[str, str | None]:
+        # The stemmer is a C object that cannot be pickled; a new one stems the same.
+        return self._stem_cache
+
+    def __setstate__(self, state: dict[str, str | None]) -> None:
+        self._stemmer = snowballstemmer.stemmer("english")
+        self._stem_cache = state
+
     def words(self, text: str) -> list[str]:
         """Surface tokens of ``text`` after folding, without stop words or noise."""
         return [w for w in _TOKEN_RE.findall(fold(text)) if self.stem(w) is not None]

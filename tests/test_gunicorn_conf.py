@@ -118,6 +118,7 @@ def server(request: pytest.FixtureRequest, database_file: Path,
         DATABASE_URL=f"sqlite:///{database_file}", SECRET_KEY="s" * 32,
         POSTCODE_DIRECTORY=str(postcode_directory_path), GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="1", GUNICORN_GRACEFUL_TIMEOUT="20", LOG_LEVEL="INFO",
+        INDEX_DIRECTORY=str(database_file.parent / f"index-{port}"),
         PYTHONPATH=os.pathsep.join([str(database_file.parent), str(REPO_ROOT)]),
     )
     env.update(getattr(request, "param", {}))  # a test's own settings
@@ -169,6 +170,38 @@ def test_without_preloading_each_worker_builds_its_own_index(server: Server) -> 
     (worker,) = server.workers()
     assert f"worker {worker}: warm in" in log
     assert "(index built)" in log
+
+
+@pytest.fixture
+def versioned(database_file: Path, postcode_directory_path: Path) -> None:
+    """The served database with a recorded change, so that its index is saved to a file."""
+    from web import create_app
+    from web.extensions import db
+    from web.services.versions import bump_version
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_file}",
+                      "SECRET_KEY": "s" * 32,
+                      "POSTCODES_DIRECTORY_PATH": str(postcode_directory_path)},
+                     instance_path=str(database_file.parent / "instance"))
+    with app.app_context():
+        bump_version()
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("server", [{"GUNICORN_PRELOAD": "0", "GUNICORN_WORKERS": "2"}],
+                         indirect=True)
+def test_one_worker_builds_the_index_and_the_other_maps_its_file(
+    versioned: None, server: Server,
+) -> None:
+    assert server.get("/readyz") == 200
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and server.log.read_text().count(": warm in") < 2:
+        time.sleep(0.1)
+    log = server.log.read_text()
+    assert log.count(": warm in") == 2  # both workers, each with "(index built)"
+    assert log.count("built and saved") == 1
+    assert log.count("loaded from its file") == 1
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits(server: Server) -> None:

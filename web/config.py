@@ -24,6 +24,10 @@ Settings (all optional):
     A search waits for the rebuild only if the last build took at most this long, so a
     small register is always current; a large one is searched with the previous index
     meanwhile (about 10 s at 100,000 suppliers). Default 2; 0 never waits.
+``INDEX_DIRECTORY``
+    Where built matching indexes are saved, so that the gunicorn workers of a host build
+    each once and share it. Default: ``index/`` in the instance folder; ``off`` keeps
+    every index in its process's memory only.
 ``BEHIND_HTTPS_PROXY``
     ``1`` when a reverse proxy terminates HTTPS in front of gunicorn: trust its
     X-Forwarded-* headers, mark session cookies Secure and send HSTS. Default off.
@@ -77,6 +81,7 @@ def load_config(environ: Mapping[str, str], instance_path: str | os.PathLike[str
         "INDEX_REFRESH_WAIT_S": _seconds(
             environ, "INDEX_REFRESH_WAIT_S", DEFAULT_REFRESH_WAIT_S, MAX_REFRESH_WAIT_S
         ),
+        "INDEX_DIRECTORY": environ.get("INDEX_DIRECTORY", "").strip() or None,
         "BEHIND_HTTPS_PROXY": _flag(environ, "BEHIND_HTTPS_PROXY"),
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -63,6 +63,7 @@ from web.models import (
 )
 from web.models import SocialValueOption as OptionRow
 from web.postcodes import PostcodeDirectory, PostcodeError
+from web.services import index_files
 from web.services.catalogue import thesaurus_groups
 from web.services.supplier_files import quote_cell
 from web.services.versions import version_token
@@ -268,11 +269,21 @@ def _run_refresh(app: Flask, refresh: _Refresh) -> None:
 
 
 def _timed_build(version: str) -> Index:
+    """The index for data ``version``: from its saved file if a process of this host built
+    it already (:mod:`web.services.index_files`), else built here and saved."""
     global _last_build_s
+
+    def build() -> Index:
+        started = time.perf_counter()
+        index = build_index(data_version=version)
+        index.build_seconds = time.perf_counter() - started
+        return index
+
     started = time.perf_counter()
-    index = build_index(data_version=version)
-    _last_build_s = time.perf_counter() - started
-    log.info("matching index v%s built in %.2f s", version, _last_build_s)
+    index, how = index_files.obtain(version, build, database=str(db.engine.url))
+    # what the next change will cost, whoever builds it: used to decide whether to wait
+    _last_build_s = index.build_seconds or time.perf_counter() - started
+    log.info("matching index v%s %s in %.2f s", version, how, time.perf_counter() - started)
     return index
 
 

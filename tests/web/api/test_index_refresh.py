@@ -126,7 +126,8 @@ def test_a_lock_waits_for_the_current_index_or_asks_to_be_tried_again(
     body = assert_problem(refused, 503)
     assert refused.headers["Retry-After"] == "30"
     assert "being reindexed" in body["detail"]
-    assert api.get(f"/shortlists/{shortlist_id}", token=world.member).get_json()["status"] == "draft"
+    still = api.get(f"/shortlists/{shortlist_id}", token=world.member).get_json()
+    assert still["status"] == "draft"
 
     # the lock now waits, and the rebuild finishes while it does
     monkeypatch.setattr(matching, "CURRENT_INDEX_WAIT_S", 30.0)
