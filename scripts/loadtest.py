@@ -70,6 +70,7 @@ EXPORT_FORMATS = (("csv", 50), ("json", 25), ("xlsx", 15), ("pdf", 10))
 EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200}
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
+FAULTS = ("change", "kill", "restart")  # the register changes, a worker is killed, PG restarts
 CHANGE_AT = 0.15  # before the other faults, so that its aftermath is measured alone
 PG_RESTART_AT = 0.7
 PG_GRACE_S = 1.0  # after the restart command returns, still "during the restart"
@@ -241,6 +242,8 @@ class Server:
             GUNICORN_BIND=f"{HOST}:{self.port}", GUNICORN_WORKERS=str(args.workers),
             GUNICORN_THREADS=str(args.gunicorn_threads),
         )
+        # saved indexes in the run's own folder, not the repository's instance folder
+        env.setdefault("INDEX_DIRECTORY", str(tmp / "index"))
         # wsgi:app with web.ops applied: a no-op once the app factory wires it (init_app is
         # idempotent), and /readyz and the JSON log before that.
         (tmp / "loadtest_wsgi.py").write_text(
@@ -556,7 +559,7 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     change_at = measure_from + CHANGE_AT * args.duration
     changer: threading.Thread | None = None
     pg_at = measure_from + PG_RESTART_AT * args.duration
-    pg_version = _pg_cluster(args) if args.database_url and not args.no_faults else None
+    pg_version = _pg_cluster(args) if args.database_url and "restart" in args.faults else None
     known = set(server.workers())
     next_sample = time.monotonic()
     while time.monotonic() < end_at:
@@ -570,7 +573,7 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
                 if cpu is not None:
                     samples[pid] = cpu
             next_sample = min(now + 1.0, measure_from) if now < measure_from else now + 1.0
-        if not args.no_faults and faults.kill_at is None and now >= kill_at:
+        if "kill" in args.faults and faults.kill_at is None and now >= kill_at:
             victims = server.workers()
             if victims:
                 faults.killed_pid = victims[0]
@@ -580,7 +583,7 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
         if (faults.kill_at is not None and faults.worker_replaced_s is None
                 and set(server.workers()) - known):
                 faults.worker_replaced_s = time.monotonic() - faults.kill_at
-        if not args.no_faults and changer is None and now >= change_at:
+        if "change" in args.faults and changer is None and now >= change_at:
             # in a thread, so that the sampling and the other faults keep their times
             changer = threading.Thread(target=change_register, args=(prepared, faults))
             changer.start()
@@ -890,13 +893,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="offered requests/s in all (open loop); 0: closed loop")
     parser.add_argument("--mix", default=DEFAULT_MIX)
     parser.add_argument("--no-faults", action="store_true",
-                        help="neither kill a worker, change the register nor restart "
-                        "PostgreSQL")
+                        help="neither change the register, kill a worker nor restart "
+                        "PostgreSQL (as --faults '')")
+    parser.add_argument("--faults", default=",".join(FAULTS),
+                        help="which faults to cause, of " + ", ".join(FAULTS)
+                        + " (default: all)")
     parser.add_argument("--pg-cluster", help="VERSION/CLUSTER to restart (default: newest/main)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs, database)")
     parser.add_argument("--output", help="also write the markdown report to this file")
     args = parser.parse_args(argv)
+    args.faults = set() if args.no_faults else {f for f in args.faults.split(",") if f}
+    if args.faults - set(FAULTS):
+        parser.error(f"--faults: unknown {sorted(args.faults - set(FAULTS))}")
     if args.duration <= 0 or args.duration > 3600:
         parser.error("--duration must be within (0, 3600] seconds")
     return args
@@ -922,10 +931,19 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.output:
             Path(args.output).write_text(text + "\n", encoding="utf-8")
-        tail = [line for line in server.error_log.read_text(errors="replace").splitlines()
+        log_lines = server.error_log.read_text(errors="replace").splitlines()
+        tail = [line for line in log_lines
                 if re.search(r"ERROR|Traceback|WARNING|Booting worker|warm", line)]
         print("\ngunicorn log (errors, warnings, worker starts; last 25):")
         print("\n".join(tail[-25:]))
+        starts = [n for n, line in enumerate(log_lines) if line.startswith("Traceback")]
+        if starts:  # the last one whole: the lines above show only its first line
+            block = [log_lines[starts[-1]]]
+            for line in log_lines[starts[-1] + 1:]:
+                if line.startswith("[") and not line.startswith("[SQL"):
+                    break
+                block.append(line)
+            print("\nthe last traceback:\n" + "\n".join(block[:80]))
         lost = len(writes["lost_shortlists"]) + len(writes["lost_entries"])
         return 1 if lost else 0
     finally:
