@@ -826,7 +826,10 @@ def _change_summary(records: list[Record], faults: Faults, measure_from: float) 
     old = [r for r in searches if r[1] > end and r[5][1] in before]  # type: ignore[index]
     settled = max((r[2] for r in old), default=first_new)
     # searches sent from the commit until the next fault, against those before the change
-    until = min(t for t in (faults.kill_at, faults.pg_begin, float("inf")) if t is not None)
+    until = min((t for t in (faults.kill_at, faults.pg_begin) if t is not None and t > end),
+                default=None)
+    label = "the next fault" if until is not None else "the end of the run"
+    until = until if until is not None else float("inf")
     after = [r[2] - r[1] for r in records
              if r[0] == "search" and not r[4] and end <= r[1] and r[2] < until]
     earlier = [r[2] - r[1] for r in records
@@ -835,7 +838,8 @@ def _change_summary(records: list[Record], faults: Faults, measure_from: float) 
         line + f"; the first search answered from the new data {first_new - end:.1f} s after "
         f"the commit, the last from the old data {settled - end:.1f} s after it "
         f"({len(old)} searches)",
-        f"- searches sent from the commit to the next fault ({until - end:.0f} s): "
+        f"- searches sent from the commit to {label}"
+        + (f" ({until - end:.0f} s)" if until != float("inf") else "") + ": "
         f"{len(after)}, p50 {_pct(after, .5):.0f} ms, p99 {_pct(after, .99):.0f} ms, max "
         f"{max(after, default=0) * 1000:.0f} ms; before the change ({begin - measure_from:.0f} "
         f"s): {len(earlier)}, p50 {_pct(earlier, .5):.0f} ms, p99 {_pct(earlier, .99):.0f} ms, "
