@@ -24,10 +24,10 @@ Choices made here:
   (``INDEX_REFRESH_WAIT_S`` in web/config.py). No database connection crosses the fork:
   the master's are closed before any worker exists, and each worker drops whatever pool
   it inherited without touching the sockets (``post_fork``). The postcode directory is
-  read-only memory, safe to share. The costs: the master keeps its copy of the index (as it was at start) for
-  its lifetime, and ``kill -HUP`` restarts the workers with the code the master loaded,
-  so a deployment of new code restarts the service (``systemctl restart``; see
-  docs/deployment.md) rather than sending HUP.
+  read-only memory, safe to share. The costs: the master keeps its copy of the index (as
+  it was at start) for its lifetime, and ``kill -HUP`` restarts the workers with the code
+  the master loaded, so a deployment of new code restarts the service (``systemctl
+  restart``; see docs/deployment.md) rather than sending HUP.
 - **No gunicorn access log**: the app writes one JSON line per request with more in it
   (request id, user, duration; :mod:`web.ops`) on standard output. gunicorn's own error
   log (worker starts, exits, timeouts) goes to standard error.
@@ -157,7 +157,7 @@ def _warm(app: Any, log: logging.Logger, who: str, *, attempts: int) -> bool:
         else:
             how = "index inherited" if index is inherited else "index built"
             if not current:  # the data changed since the master built it: serve meanwhile
-                how += "; the data changed, so it is being rebuilt in the background"
+                how += "; the data changed: the current one is built or loaded in the background"
             log.info("%s: warm in %.2f s (%s)", who, time.perf_counter() - started, how)
             return True
     return False

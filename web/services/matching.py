@@ -178,10 +178,8 @@ def get_index(*, current: bool = False) -> Index:
                 _cache = cached = _CachedIndex(url=url, version=version, index=index)
             return cached.index
     budget = float(current_app.config.get("INDEX_REFRESH_WAIT_S", DEFAULT_REFRESH_WAIT_S))
-    if current:
-        wait_s = CURRENT_INDEX_WAIT_S
-    else:
-        wait_s = budget if _last_build_s <= budget else 0.0
+    expected_quick = _last_build_s <= budget
+    wait_s = CURRENT_INDEX_WAIT_S if current else (budget if expected_quick else 0.0)
     deadline = read_at + wait_s
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     while True:
