@@ -8,8 +8,9 @@ By default the suppliers go through the product's own path: a Flask app on a tem
 SQLite file, migrations, ``web.services.suppliers_import.import_suppliers`` on the CSV and
 ``web.services.matching.build_index`` (with the stored thesaurus and catalogue), then the
 same queries through ``matcher.search.evaluate``; the fast CSV-to-records path is run too
-and a note printed if its numbers differ. ``--direct`` runs only the fast path (for
-iterating; ``--param`` needs it).
+and a note printed if its numbers differ, as for the product index saved to a file and
+mapped back (``matcher.store``, as the workers share it). ``--direct`` runs only the fast
+path (for iterating; ``--param`` needs it).
 
 For every query (a later award: need text, buyer location, CPV codes) find the rank of the
 supplier that actually won, and print MRR, hit@1, hit@10 and median rank for
@@ -55,6 +56,7 @@ from matcher import (  # noqa: E402
 )
 from matcher.distance import haversine_km  # noqa: E402
 from matcher.search import evaluate  # noqa: E402
+from matcher.store import load_index, save_index  # noqa: E402
 from matcher.text import STOP_WORDS  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ranking-benchmark"
@@ -306,6 +308,16 @@ def run(data: Path, queries_file: Path, params: CapabilityParams, *, direct: boo
             + ("same ranks for every query and view" if not differ else
                f"note: ranks differ from the product path in {len(differ)} query/view "
                f"pairs, e.g. {differ[:5]}"))
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = Path(tmp) / "bench.index"
+            size = save_index(index, saved, fingerprint="bench")
+            loaded = load_index(saved, fingerprint="bench")
+            differ = compare_paths(index, loaded, queries, base)
+            log(f"saved and mapped back (matcher.store, {size / 1e6:.1f} MB): "
+                + ("same ranks for every query and view" if not differ else
+                   f"note: ranks differ from the built index in {len(differ)} query/view "
+                   f"pairs, e.g. {differ[:5]}"))
+            del loaded
     return out
 
 

@@ -29,6 +29,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from matcher import Index, Query, SupplierRecord, Thesaurus, search  # noqa: E402
+from matcher.store import load_index, save_index  # noqa: E402
 
 # (town, latitude, longitude) of town centres, WGS84
 TOWNS = [
@@ -290,6 +292,7 @@ def measure(size: int, n_queries: int, naive_queries: int) -> dict[str, float]:
         "index_arrays_mb": index.nbytes() / 1e6,
         "vocabulary": index.vocabulary_size,
     }
+    out.update(_saved(index, qs))
     if naive_queries:
         rows = [(s.external_id, s.description, s.latitude, s.longitude)
                 for s in suppliers(size)]
@@ -303,6 +306,30 @@ def measure(size: int, n_queries: int, naive_queries: int) -> dict[str, float]:
         out["naive_cpu_p50_ms"] = statistics.median(naive_cpu)
         out["naive_queries"] = naive_queries
     return out
+
+
+def _saved(index: Index, qs: list[Query]) -> dict[str, float]:
+    """Save ``index`` (matcher.store), map it back, and query the mapped copy: what a
+    worker does that maps the file another process built."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.index"
+        t0 = time.perf_counter()
+        file_bytes = save_index(index, path, fingerprint="bench")
+        save_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loaded = load_index(path, fingerprint="bench")
+        load_s = time.perf_counter() - t0
+        for q in qs[:5]:
+            search(loaded, q)
+        cpu = []
+        for q in qs:
+            c = time.process_time()
+            search(loaded, q)
+            cpu.append((time.process_time() - c) * 1000)
+        same = all(search(loaded, q) == search(index, q) for q in qs)
+        del loaded
+    return {"file_mb": file_bytes / 1e6, "save_s": save_s, "load_s": load_s,
+            "loaded_cpu_p50_ms": statistics.median(cpu), "loaded_same": same}
 
 
 def table_row(r: dict[str, float]) -> str:
@@ -359,6 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(table_row(r))
+    print()
+    print("Saved to a file and mapped back (matcher.store), as a worker maps the index "
+          "another built:")
+    print()
+    print("| suppliers | file (MB) | save (s) | load (s) | CPU p50 on the mapped index (ms) "
+          "| same results for every query |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['size']:,} | {r['file_mb']:.0f} | {r['save_s']:.2f} | {r['load_s']:.3f} "
+              f"| {r['loaded_cpu_p50_ms']:.2f} | {'yes' if r['loaded_same'] else 'NO'} |")
     return 0
 
 
