@@ -198,8 +198,10 @@ def get_index(*, current: bool = False) -> Index:
             return cached.index
         if not refresh.done.is_set() or time.monotonic() >= deadline:
             break  # still running: answer from the previous index
-        if refresh.error is not None and refresh.started >= read_at:
-            break  # failed (and logged); the previous index serves until a retry works
+        if refresh.error is not None:
+            # failed (and logged), now or moments ago: the previous index serves until a
+            # retry works (going round would only be handed the same failure again)
+            break
         # it finished, but had started before this request read the version: go round
         # and start one that will see it
     if current:

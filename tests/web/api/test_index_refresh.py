@@ -161,6 +161,15 @@ def test_a_failed_rebuild_keeps_the_previous_index_and_is_tried_again_later(
     failed = matching._refresh
     found(api, world)  # moments later: not tried again yet
     assert matching._refresh is failed
+    # nor does a caller that needs the current index go round waiting on that failure
+    starts = []
+    start = matching._start_refresh
+    monkeypatch.setattr(matching, "_start_refresh",
+                        lambda *args: starts.append(1) or start(*args))
+    monkeypatch.setattr(matching, "CURRENT_INDEX_WAIT_S", 5.0)
+    with app.app_context(), pytest.raises(matching.IndexNotCurrent):
+        matching.get_index(current=True)
+    assert len(starts) == 1 and matching._refresh is failed
 
     monkeypatch.setattr(matching, "REFRESH_RETRY_S", 0.0)
     after, body = found(api, world)
