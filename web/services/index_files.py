@@ -23,7 +23,9 @@ import fcntl
 import functools
 import hashlib
 import logging
+import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 FILES_KEPT = 3  # the current index, and two that slower processes may still be mapping
 SUFFIX = ".index"
 LOCK_NAME = "build.lock"
+BUILDER_TIMEOUT_S = 1800  # a million suppliers build in well under a minute
 UNVERSIONED = "0"  # web.services.versions.version_token() before any change
 
 
@@ -66,10 +69,16 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def obtain(version: str, build: Callable[[], Index], *, database: str) -> tuple[Index, str]:
+def obtain(version: str, build: Callable[[], Index], *, database: str,
+           separate: bool = False) -> tuple[Index, str]:
     """The index for data ``version`` of ``database`` (its URL): mapped from its saved
     file, else built with ``build()`` (by this process, or by another one that holds the
     lock, then mapped) and saved. Returns the index and how it was obtained, for the log.
+
+    ``separate``: build in a process of its own (:mod:`web.index_builder`), which shares
+    the build lock, so the build neither competes with this process's requests for the
+    interpreter lock nor dies with this process. If that process cannot run the code this
+    one runs (a new release on disk), the build happens here after all.
 
     A damaged or unreadable file is deleted and built again; if the folder cannot be
     written, the built index is used from memory (logged), as without files. Data that
@@ -96,6 +105,11 @@ def obtain(version: str, build: Callable[[], Index], *, database: str) -> tuple[
         index = _load(path, fingerprint)  # built by another process while this one waited
         if index is not None:
             return index, "loaded from its file (built by another process)"
+        if separate and _build_separately(version, path, fingerprint, lock):
+            index = _load(path, fingerprint)
+            if index is None:
+                raise IndexFileError(f"the index builder saved no usable {path}")
+            return index, "built in a separate process and loaded"
         built = build()
         try:
             save_index(built, path, fingerprint=fingerprint)
@@ -105,6 +119,38 @@ def obtain(version: str, build: Callable[[], Index], *, database: str) -> tuple[
             log.warning("the index could not be saved to %s (%s); it is used from memory",
                         path, error)
             return built, "built"
+
+
+def _build_separately(version: str, path: Path, fingerprint: str, lock: IO[str]) -> bool:
+    """Run :mod:`web.index_builder` and wait for it; False when it cannot run this code.
+
+    The builder inherits the open lock file, so the lock stays held until it exits even
+    if this process is killed first.
+
+    :raise RuntimeError: the builder failed (its last words in the message).
+    """
+    import web
+    from web.extensions import db
+    from web.index_builder import CODE_CHANGED
+
+    root = Path(web.__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "web.index_builder",
+               "--instance-path", current_app.instance_path, "--version", version,
+               "--path", str(path), "--fingerprint", fingerprint]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    env["DATABASE_URL"] = db.engine.url.render_as_string(hide_password=False)
+    done = subprocess.run(command, cwd=root, env=env, pass_fds=(lock.fileno(),),
+                          capture_output=True, text=True, timeout=BUILDER_TIMEOUT_S,
+                          check=False)
+    if done.returncode == CODE_CHANGED:
+        log.warning("the index builder runs other code than this process (a new release "
+                    "on disk? restart the service): building here")
+        return False
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"the index builder exited with {done.returncode}: {last[0]}")
+    return True
 
 
 def file_name(version: str, fingerprint: str, database: str) -> str:

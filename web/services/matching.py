@@ -130,6 +130,9 @@ class IndexNotCurrent(RuntimeError):
         )
 
 
+# A register whose last build took this long is rebuilt in a process of its own: starting
+# one costs about a second of CPU, worth it only when the build is much longer.
+SEPARATE_BUILD_MIN_S = 5.0
 # A lock waits this long for a rebuild: under gunicorn's 60 s worker timeout, with room.
 CURRENT_INDEX_WAIT_S = 30.0
 # A rebuild that failed (database down) is not retried sooner than this, so a broken
@@ -250,7 +253,7 @@ def _run_refresh(app: Flask, refresh: _Refresh) -> None:
                 # The version first, then the data: the index may hold changes newer than
                 # its label (then the next request rebuilds again), never older ones.
                 version = version_token()
-                index = _timed_build(version)
+                index = _timed_build(version, background=True)
             finally:
                 db.session.remove()
         with _cache_lock:
@@ -268,9 +271,11 @@ def _run_refresh(app: Flask, refresh: _Refresh) -> None:
         refresh.done.set()
 
 
-def _timed_build(version: str) -> Index:
+def _timed_build(version: str, *, background: bool = False) -> Index:
     """The index for data ``version``: from its saved file if a process of this host built
-    it already (:mod:`web.services.index_files`), else built here and saved."""
+    it already (:mod:`web.services.index_files`), else built and saved. ``background``
+    (a rebuild while the previous index serves): a large register is built in a process
+    of its own."""
     global _last_build_s
 
     def build() -> Index:
@@ -280,7 +285,9 @@ def _timed_build(version: str) -> Index:
         return index
 
     started = time.perf_counter()
-    index, how = index_files.obtain(version, build, database=str(db.engine.url))
+    separate = background and _last_build_s >= SEPARATE_BUILD_MIN_S
+    index, how = index_files.obtain(version, build, database=str(db.engine.url),
+                                    separate=separate)
     # what the next change will cost, whoever builds it: used to decide whether to wait
     _last_build_s = index.build_seconds or time.perf_counter() - started
     log.info("matching index v%s %s in %.2f s", version, how, time.perf_counter() - started)

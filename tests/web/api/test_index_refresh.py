@@ -187,3 +187,20 @@ def test_a_change_made_in_this_request_is_indexed_from_its_own_session(
         bump_version()  # not committed: no other session can see it yet
         assert matching.get_index().row_of(NEW) is not None
         db.session.rollback()
+
+
+def test_a_large_register_is_rebuilt_in_a_separate_process(
+    app: Flask, api: Api, world: ApiWorld, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setitem(app.config, "INDEX_REFRESH_WAIT_S", 0.0)
+    _, first = found(api, world)
+    # as if the last build had taken long: the rebuild goes to a process of its own
+    monkeypatch.setattr(matching, "_last_build_s", matching.SEPARATE_BUILD_MIN_S)
+    add_supplier(app)
+    with caplog.at_level(logging.INFO, logger=matching.__name__):
+        found(api, world)  # starts the rebuild, answered from the previous index
+        assert matching.wait_for_refresh(60)
+    assert "built in a separate process and loaded" in caplog.text
+    after, body = found(api, world)
+    assert NEW in after and body["index_current"] is True

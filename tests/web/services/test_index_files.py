@@ -165,3 +165,33 @@ def test_unversioned_data_is_never_saved(folder: Path, app_context: Flask) -> No
     one database's content from another's."""
     index, how = index_files.obtain("0", counting_build([], "0"), database=here())
     assert how == "built" and not folder.exists()
+
+
+def test_a_separate_process_builds_when_asked_and_this_one_maps_its_file(
+    folder: Path, version: str,
+) -> None:
+    calls: list[str] = []
+    index, how = index_files.obtain(version, counting_build(calls, version), database=here(),
+                                    separate=True)
+    assert how == "built in a separate process and loaded"
+    assert calls == []  # not built in this process
+    assert index.row_of("EWI") is not None and not index._lat.flags.writeable
+    assert index.build_seconds > 0  # measured by the builder, saved with the index
+    _, how = index_files.obtain(version, counting_build(calls, version), database=here(),
+                                separate=True)
+    assert how == "loaded from its file" and calls == []
+
+
+def test_a_builder_that_runs_other_code_leaves_the_build_to_this_process(
+    folder: Path, version: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As after a new release is installed under a running service: the builder's code
+    fingerprint (of the files on disk) differs from the one this process started with."""
+    monkeypatch.setattr(index_files, "code_fingerprint", lambda: "f" * 32)
+    calls: list[str] = []
+    with caplog.at_level(logging.WARNING, logger=index_files.__name__):
+        index, how = index_files.obtain(version, counting_build(calls, version),
+                                        database=here(), separate=True)
+    assert "runs other code" in caplog.text
+    assert how == "built and saved" and len(calls) == 1
