@@ -109,6 +109,7 @@ def obtain(version: str, build: Callable[[], Index], *, database: str,
             index = _load(path, fingerprint)
             if index is None:
                 raise IndexFileError(f"the index builder saved no usable {path}")
+            _prune(folder, keep=path)
             return index, "built in a separate process and loaded"
         built = build()
         try:

@@ -170,11 +170,17 @@ def test_unversioned_data_is_never_saved(folder: Path, app_context: Flask) -> No
 def test_a_separate_process_builds_when_asked_and_this_one_maps_its_file(
     folder: Path, version: str,
 ) -> None:
+    folder.mkdir()
+    for n in range(index_files.FILES_KEPT + 2):
+        old = folder / f"old-{n}.index"
+        old.write_bytes(b"x")
+        os.utime(old, (1_000_000 + n, 1_000_000 + n))
     calls: list[str] = []
     index, how = index_files.obtain(version, counting_build(calls, version), database=here(),
                                     separate=True)
     assert how == "built in a separate process and loaded"
     assert calls == []  # not built in this process
+    assert len(list(folder.glob("*.index"))) == index_files.FILES_KEPT  # old ones pruned
     assert index.row_of("EWI") is not None and not index._lat.flags.writeable
     assert index.build_seconds > 0  # measured by the builder, saved with the index
     _, how = index_files.obtain(version, counting_build(calls, version), database=here(),
