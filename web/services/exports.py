@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from fpdf import FPDF, FontFace
+from fpdf import FPDF
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
@@ -44,6 +44,7 @@ from web.extensions import db
 from web.models import MemberOrganisation, Shortlist, ShortlistStatus, Supplier, User
 from web.models.base import utcnow
 from web.services.audit import record_event
+from web.services.pdf_layout import Block, Layout, Paragraph
 from web.services.shortlists import (
     OBJECT_TYPE,
     describe_correction,
@@ -450,140 +451,108 @@ def write_pdf(report: Mapping[str, Any]) -> bytes:
     pdf.set_creator(SERVICE)
     pdf.alias_nb_pages()
     pdf.add_page()
-    bold = FontFace(emphasis="BOLD")
-    heading, paragraph = _pdf_heading(pdf), _pdf_paragraph(pdf)
+    page = Layout(pdf)
 
-    heading(title, 16)
-    paragraph(f"{shortlist['organisation'] or ''} - {shortlist['status']} - generated "
-              f"{report['generated_at'][:16].replace('T', ' ')} UTC by {SERVICE}")
+    def heading(text: str, size: int = 13) -> Paragraph:
+        return page.heading(_pdf_text(text), size)
+
+    def paragraph(text: str) -> Paragraph:
+        return page.paragraph(_pdf_text(text))
+
+    page.draw(heading(title, 16), paragraph(
+        f"{shortlist['organisation'] or ''} - {shortlist['status']} - generated "
+        f"{report['generated_at'][:16].replace('T', ' ')} UTC by {SERVICE}"))
     if shortlist["notes"]:
-        heading("Notes", 11)
-        paragraph(shortlist["notes"])
+        page.draw(heading("Notes", 11), paragraph(shortlist["notes"]))
 
-    heading("Inputs and method")
-    with pdf.table(col_widths=(45, 135), first_row_as_headings=False,
-                   text_align=("LEFT", "LEFT")) as table:
-        for label, value in _pack_rows(report):
-            row = table.row()
-            row.cell(_pdf_text(label), style=bold)
-            row.cell(_pdf_text(value))
+    page.draw(heading("Inputs and method"), page.table(
+        (45, 135), [(_pdf_text(label), _pdf_text(value)) for label, value in _pack_rows(report)],
+        bold_first_column=True))
 
     shortlisted = [e for e in report["entries"] if e["position"] is not None]
     removed = [e for e in report["entries"] if e["position"] is None]
     components = _components(shortlisted)
-    heading("Ranked suppliers")
     if not shortlisted:
-        paragraph("No suppliers are on this shortlist.")
+        page.draw(heading("Ranked suppliers"), paragraph("No suppliers are on this shortlist."))
     else:
+        header = ["#", "Supplier", "Score",
+                  *[c.replace("_", " ").capitalize() for c in components], "km", "Social value"]
+        rows = []
+        for entry in shortlisted:
+            breakdown = entry.get("breakdown") or {}
+            contributions = [_component(entry, name).get("contribution") for name in components]
+            km = breakdown.get("distance_km")
+            gbp = breakdown.get("social_value_gbp")
+            rows.append([
+                str(entry["position"]),
+                _pdf_text(f"{entry['name']} ({entry['external_id']})"),
+                _pdf_text(entry["score"]) if entry["score"] is not None else "-",
+                *[_pdf_text(c) if c is not None else "-" for c in contributions],
+                f"{km:.1f}" if km is not None else "-",
+                _pdf_text(f"£{gbp:,.0f}") if gbp is not None else "-",
+            ])
         widths = (8, 62, 14) + (20,) * len(components) + (16, 20)
-        with pdf.table(col_widths=widths, headings_style=bold, line_height=4.5,
-                       text_align="LEFT") as table:
-            row = table.row()
-            for text in ("#", "Supplier", "Score", *[c.replace("_", " ").capitalize()
-                                                     for c in components],
-                         "km", "Social value"):
-                row.cell(_pdf_text(text))
-            for entry in shortlisted:
-                breakdown = entry.get("breakdown") or {}
-                row = table.row()
-                row.cell(str(entry["position"]))
-                row.cell(_pdf_text(f"{entry['name']} ({entry['external_id']})"))
-                row.cell(_pdf_text(entry["score"]) if entry["score"] is not None else "-")
-                for name in components:
-                    contribution = _component(entry, name).get("contribution")
-                    row.cell(_pdf_text(contribution) if contribution is not None else "-")
-                km = breakdown.get("distance_km")
-                row.cell(f"{km:.1f}" if km is not None else "-")
-                gbp = breakdown.get("social_value_gbp")
-                row.cell(_pdf_text(f"£{gbp:,.0f}") if gbp is not None else "-")
-        paragraph("Component columns show each component's contribution to the score (points "
-                  "of 100); the breakdowns below give each value, weight and reason.")
+        page.draw(heading("Ranked suppliers"),
+                  page.table(widths, rows, header=[_pdf_text(h) for h in header]),
+                  paragraph("Component columns show each component's contribution to the score "
+                            "(points of 100); the breakdowns below give each value, weight and "
+                            "reason."))
 
     if removed:
-        heading("Removed suppliers")
-        with pdf.table(col_widths=(70, 110), headings_style=bold, line_height=4.5,
-                       text_align="LEFT") as table:
-            row = table.row()
-            row.cell("Supplier")
-            row.cell("Reason removed")
-            for entry in removed:
-                row = table.row()
-                row.cell(_pdf_text(f"{entry['name']} ({entry['external_id']})"))
-                row.cell(_pdf_text(entry["reason_removed"]))
+        page.draw(heading("Removed suppliers"), page.table(
+            (70, 110), [(_pdf_text(f"{e['name']} ({e['external_id']})"),
+                         _pdf_text(e["reason_removed"])) for e in removed],
+            header=["Supplier", "Reason removed"]))
 
     outcome = report["outcome"]
     if outcome:
-        heading("Outcome")
+        blocks = [heading("Outcome")]
         if outcome["outcome"] == "awarded":
-            paragraph(f"Awarded to {outcome['awarded_supplier']}, "
-                      f"£{outcome['awarded_value']:,.2f}.")
+            blocks.append(paragraph(f"Awarded to {outcome['awarded_supplier']}, "
+                                    f"£{outcome['awarded_value']:,.2f}."))
         else:
-            paragraph("None of the suppliers was suitable.")
+            blocks.append(paragraph("None of the suppliers was suitable."))
         if outcome["note"]:
-            paragraph(outcome["note"])
-        for correction in outcome["corrections"]:
-            paragraph(_correction_text(correction))
+            blocks.append(paragraph(outcome["note"]))
+        blocks.extend(paragraph(_correction_text(c)) for c in outcome["corrections"])
+        page.draw(*blocks)
 
     for entry in shortlisted:
         # One supplier's heading, facts and table on one page: a heading stranded at the
         # foot of a page, its table overleaf, reads as a supplier without a breakdown.
-        with pdf.unbreakable() as block:
-            _pdf_breakdown(block, entry, _pdf_heading(block), _pdf_paragraph(block), bold)
+        page.draw(*_pdf_breakdown(page, entry, heading, paragraph), keep_together=True)
     return bytes(pdf.output())
 
 
-def _pdf_heading(pdf: FPDF) -> Callable[..., None]:
-    def heading(text: str, size: int = 13) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", style="B", size=size)
-        pdf.multi_cell(0, size * 0.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(1)
-        pdf.set_font("Helvetica", size=9)
-
-    return heading
-
-
-def _pdf_paragraph(pdf: FPDF) -> Callable[[str], None]:
-    def paragraph(text: str) -> None:
-        pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(0, 4.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
-
-    return paragraph
-
-
 def _pdf_breakdown(
-    pdf: FPDF, entry: Mapping[str, Any], heading: Callable[..., None],
-    paragraph: Callable[[str], None], bold: FontFace,
-) -> None:
+    page: Layout, entry: Mapping[str, Any], heading: Callable[..., Paragraph],
+    paragraph: Callable[[str], Paragraph],
+) -> list[Block]:
     breakdown = entry.get("breakdown") or {}
-    heading(f"{entry['position']}. {entry['name']} ({entry['external_id']})", 11)
+    blocks: list[Block] = [
+        heading(f"{entry['position']}. {entry['name']} ({entry['external_id']})", 11)]
     if entry["score"] is None:
-        paragraph("The search did not rank this supplier, so it has no breakdown.")
+        blocks.append(paragraph("The search did not rank this supplier, so it has no breakdown."))
     else:
         facts = [f"Score {entry['score']:.1f} of 100", f"search rank {entry['rank']}"]
         if breakdown.get("distance_km") is not None:
             facts.append(f"{breakdown['distance_km']:.1f} km away")
         if breakdown.get("social_value_gbp") is not None:
             facts.append(f"estimated social value £{breakdown['social_value_gbp']:,.0f}")
-        paragraph(", ".join(facts) + ".")
-        with pdf.table(col_widths=(26, 16, 16, 22, 100), headings_style=bold, line_height=4.5,
-                       text_align="LEFT") as table:
-            row = table.row()
-            for text in ("Component", "Value", "Weight", "Contribution", "Reason"):
-                row.cell(text)
-            for component in breakdown.get("components", []):
-                row = table.row()
-                row.cell(_pdf_text(component["component"].replace("_", " ")))
-                row.cell(f"{component['value']:.2f}")
-                row.cell(f"{component['weight']:.2f}")
-                row.cell(f"{component['contribution']:.1f}")
-                row.cell(_pdf_text(component["reason"]))
+        blocks.append(paragraph(", ".join(facts) + "."))
+        blocks.append(page.table(
+            (26, 16, 16, 22, 100),
+            [(_pdf_text(c["component"].replace("_", " ")), f"{c['value']:.2f}",
+              f"{c['weight']:.2f}", f"{c['contribution']:.1f}", _pdf_text(c["reason"]))
+             for c in breakdown.get("components", [])],
+            header=["Component", "Value", "Weight", "Contribution", "Reason"]))
         if breakdown.get("matched_terms"):
-            paragraph("Matched terms: " + ", ".join(breakdown["matched_terms"]))
+            blocks.append(paragraph("Matched terms: " + ", ".join(breakdown["matched_terms"])))
         if breakdown.get("flags"):
-            paragraph("Flags: " + ", ".join(breakdown["flags"]))
+            blocks.append(paragraph("Flags: " + ", ".join(breakdown["flags"])))
     if entry["reason_added"]:
-        paragraph(f"Reason added: {entry['reason_added']}")
+        blocks.append(paragraph(f"Reason added: {entry['reason_added']}"))
+    return blocks
 
 
 # ---------------------------------------------------------------------------------------
