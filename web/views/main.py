@@ -10,7 +10,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from web.extensions import db
-from web.models import Lot, MemberOrganisation, SocialValueCatalogue, SocialValueOption, Supplier
+from web.models import Lot, MemberOrganisation, SocialValueCatalogue, SocialValueOption
+from web.services.matching import active_supplier_count
 
 bp = Blueprint("main", __name__)
 
@@ -66,13 +67,13 @@ def _counts() -> dict[str, int] | None:
         .where(SocialValueCatalogue.is_current)
     )
     queries = {
-        "suppliers": sa.select(sa.func.count()).select_from(Supplier).where(Supplier.active),
         "lots": sa.select(sa.func.count()).select_from(Lot),
         "members": sa.select(sa.func.count()).select_from(MemberOrganisation),
         "social_value_options": current_options,
     }
     try:
-        return {name: db.session.scalar(query) or 0 for name, query in queries.items()}
+        return {"suppliers": active_supplier_count()} | {
+            name: db.session.scalar(query) or 0 for name, query in queries.items()}
     except SQLAlchemyError as error:
         # A fresh install without migrations must still show its home page; one line,
         # not a traceback per visit.
