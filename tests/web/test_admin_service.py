@@ -559,7 +559,16 @@ def test_users(app_context: Flask, admin: User) -> None:
         service.set_user_active(admin, False, actor=admin)
 
 
-def test_uploads_are_stored_under_random_names(tmp_path: Path) -> None:
+@pytest.mark.parametrize("random_token", [
+    None,  # as secrets makes them
+    "abcdefghijklmnopqrstuvwxyz01234_",  # ends with the separator's character
+    "abc__defghijklmnopqrstuvwxyz0123",  # holds the separator
+])
+def test_uploads_are_stored_under_random_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, random_token: str | None
+) -> None:
+    if random_token is not None:
+        monkeypatch.setattr(service.secrets, "token_urlsafe", lambda _n: random_token)
     token = service.store_upload(tmp_path, io.BytesIO(b"name\n"), "../../etc/Suppliers.CSV")
     found = service.find_upload(tmp_path, token)
     assert found is not None

@@ -580,7 +580,8 @@ def find_upload(folder: Path, token: str) -> tuple[Path, str] | None:
         return None
     for path in folder.glob(f"{token}{_SEPARATOR}*"):
         if not path.name.endswith(REJECTS_SUFFIX):
-            return path, path.name.split(_SEPARATOR, 1)[1]
+            # The token is known, and may itself hold the separator (it is base64url).
+            return path, path.name[len(token) + len(_SEPARATOR):]
     return None
 
 
