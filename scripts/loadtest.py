@@ -39,6 +39,7 @@ import csv
 import http.client
 import io
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -73,6 +74,9 @@ KILL_AT = 0.4  # of the measured duration
 FAULTS = ("change", "kill", "restart")  # the register changes, a worker is killed, PG restarts
 CHANGE_AT = 0.15  # before the other faults, so that its aftermath is measured alone
 PG_RESTART_AT = 0.7
+#: The reference loop (see reference_ms): items per pass, and passes (the best counts).
+REFERENCE_LOOP_ITEMS = 200_000
+REFERENCE_PASSES = 5
 PG_GRACE_S = 1.0  # after the restart command returns, still "during the restart"
 KILL_SLACK_S = 0.05  # between taking the time and the kill reaching the worker
 REQUEST_TIMEOUT_S = 30
@@ -532,6 +536,27 @@ class Faults:
                    for pid, cpu in self.worker_cpu.items())
 
 
+def reference_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop (dict, string and integer work, as a
+    request's is), the best of ``REFERENCE_PASSES``: how fast this machine is right now.
+
+    A shared virtual machine's speed drifts: the same code has measured 5.5 and 7.7
+    CPU-ms per request an hour apart. Runs are compared through this figure, taken before
+    and after the load, not through their raw numbers alone.
+    """
+    best = math.inf
+    for _ in range(REFERENCE_PASSES):
+        started = time.process_time()
+        counts: dict[str, int] = {}
+        total = 0
+        for i in range(REFERENCE_LOOP_ITEMS):
+            key = f"w{i % 5000}"
+            counts[key] = counts.get(key, 0) + i
+            total += len(key)
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
              ) -> tuple[list[Record], Faults, float, float]:
     mix = [(k, int(w)) for k, w in (part.split("=") for part in args.mix.split(","))]
@@ -723,7 +748,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], faults: Faults,
            measure_from: float, end_at: float, writes: dict[str, Any], server: Server,
-           ready_s: float, stop_s: float) -> str:
+           ready_s: float, stop_s: float, reference: tuple[float, float]) -> str:
     window = [r for r in records if r[1] >= measure_from]
     seconds = end_at - measure_from
     ok = sum(1 for r in window if not r[4])
@@ -743,6 +768,10 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         f"({faults.server_cpu() / seconds:.2f} cores, "
         f"{faults.server_cpu() / max(1, ok) * 1000:.1f} CPU-ms per request), the clients "
         f"{faults.client_cpu:.0f} CPU-s (their whole run)",
+        f"- machine speed: the reference loop took {reference[0]:.1f} CPU-ms before the load "
+        f"and {reference[1]:.1f} after; a request took "
+        f"{faults.server_cpu() / max(1, ok) * 1000 / (sum(reference) / 2):.3f} reference loops "
+        "of worker CPU (compare runs by this, on a machine whose speed drifts)",
         f"- preparing the database took {prepared.prepare_s:.0f} s",
         "",
         "| kind | requests | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors: killed worker "
@@ -927,11 +956,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gunicorn ready on {HOST}:{server.port} in {ready_s:.1f} s; "
               f"workers {server.workers()}; load for {args.warmup + args.duration:.0f} s …",
               flush=True)
+        before = reference_ms()
         records, faults, measure_from, end_at = run_load(prepared, server, args)
         stop_s = server.stop()
+        after = reference_ms()
         writes = verify_writes(prepared.url, records)
         text = report(args, prepared, records, faults, measure_from, end_at, writes, server,
-                      ready_s, stop_s)
+                      ready_s, stop_s, (before, after))
         print(text)
         if args.output:
             Path(args.output).write_text(text + "\n", encoding="utf-8")
