@@ -541,8 +541,9 @@ def reference_ms() -> float:
     request's is), the best of ``REFERENCE_PASSES``: how fast this machine is right now.
 
     A shared virtual machine's speed drifts: the same code has measured 5.5 and 7.7
-    CPU-ms per request an hour apart. Runs are compared through this figure, taken before
-    and after the load, not through their raw numbers alone.
+    CPU-ms per request an hour apart. This loop shows a change in the CPU's own speed. A
+    small loop does not feel contention for caches and memory bandwidth, which a request
+    does, so a steady loop does not prove a steady machine.
     """
     best = math.inf
     for _ in range(REFERENCE_PASSES):
@@ -771,7 +772,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         f"- machine speed: the reference loop took {reference[0]:.1f} CPU-ms before the load "
         f"and {reference[1]:.1f} after; a request took "
         f"{faults.server_cpu() / max(1, ok) * 1000 / (sum(reference) / 2):.3f} reference loops "
-        "of worker CPU (compare runs by this, on a machine whose speed drifts)",
+        "of worker CPU",
         f"- preparing the database took {prepared.prepare_s:.0f} s",
         "",
         "| kind | requests | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors: killed worker "
