@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import sqlalchemy.orm as so
 from flask import Flask, abort, g, redirect, request, session, url_for
 
 from web.extensions import db
@@ -28,7 +29,9 @@ def init_app(app: Flask) -> None:
 
 def _load_user() -> None:
     user_id = session.get(SESSION_KEY)
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    # With the organisation: every signed-in page's header names it.
+    user = (db.session.get(User, user_id, options=[so.joinedload(User.organisation)])
+            if isinstance(user_id, int) else None)
     g.user = user if user is not None and user.active else None
 
 

@@ -51,7 +51,7 @@ from web.models import (
 from web.postcodes import PostcodeDirectory
 from web.services.matching import MAX_NEED_CHARS
 from web.services.supplier_files import quote_cell
-from web.services.versions import current_version
+from web.services.versions import version_token
 
 #: A member's priority for a social-value option → the weight the engine gets. "Not
 #: needed" leaves the option out of the search altogether.
@@ -225,7 +225,7 @@ _register_cache: dict[tuple[str, int], _RegisterChoices] = {}
 
 
 def _register_choices() -> _RegisterChoices:
-    key = (str(db.engine.url), current_version())
+    key = (str(db.engine.url), version_token())
     cached = _register_cache.get(key)
     if cached is not None:
         return cached

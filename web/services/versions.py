@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import g, has_app_context, has_request_context
 
 from web.extensions import db
 from web.models import DataVersion
@@ -26,6 +26,8 @@ def bump_version(name: str = INDEX_DATA) -> int:
     """
     if name == INDEX_DATA and has_app_context():
         g.index_version_bumped = True
+    if has_request_context():
+        g.get("version_tokens", {}).pop(name, None)  # read again after this change
     updated = db.session.execute(
         sa.update(DataVersion).where(DataVersion.name == name)
         .values(version=DataVersion.version + 1)
@@ -49,10 +51,23 @@ def version_token(name: str = INDEX_DATA) -> str:
     running worker; with the bump time it cannot, so a cached index is never mistaken for
     the current one.
     """
+    # Read once per request: the search form's choices and the matching index both ask, and
+    # one request should see one version (its own changes call bump_version, which forgets
+    # it). Outside a request (the CLI, the background rebuild) every call reads.
+    memo: dict[str, str] | None = None
+    if has_request_context():
+        memo = g.setdefault("version_tokens", {})
+        if name in memo:
+            return memo[name]
     # On the session's connection, not through the ORM: every search asks, and the ORM's
     # statement handling cost more than the query itself.
     row = db.session.connection().execute(_VERSION_ROW, {"name": name}).first()
     if row is None:
-        return "0"
-    stamp = row.updated_at.replace(tzinfo=dt.UTC) if row.updated_at.tzinfo is None else row.updated_at
-    return f"{row.version}@{int(stamp.timestamp() * 1_000_000)}"
+        token = "0"
+    else:
+        stamp = (row.updated_at.replace(tzinfo=dt.UTC) if row.updated_at.tzinfo is None
+                 else row.updated_at)
+        token = f"{row.version}@{int(stamp.timestamp() * 1_000_000)}"
+    if memo is not None:
+        memo[name] = token
+    return token
