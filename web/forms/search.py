@@ -221,7 +221,7 @@ class _RegisterChoices:
 
 # (database URL, data version) -> choices. Imports, edits and new catalogue versions bump
 # the matching index's data version, so this follows them as the index does, per process.
-_register_cache: dict[tuple[str, int], _RegisterChoices] = {}
+_register_cache: dict[tuple[str, str], _RegisterChoices] = {}
 
 
 def _register_choices() -> _RegisterChoices:
