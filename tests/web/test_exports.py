@@ -253,15 +253,34 @@ def test_exports_after_a_correction_show_the_corrected_outcome_and_its_history(
             if r[column["awarded"]] == "yes"] == [("Mid Insulation Ltd", 400_000)]
 
 
+def _pdf_streams(data: bytes) -> list[bytes]:
+    """The raw data of each stream object, with the end-of-line before ``endstream``
+    (compressed data may itself end with a CR or LF byte, so that line end is not
+    stripped here: :func:`_inflate` leaves it over)."""
+    return [m.group(1) for m in re.finditer(rb"stream\r?\n(.*?)endstream", data, re.S)]
+
+
+def _inflate(stream: bytes) -> bytes:
+    """A Flate stream decompressed; bytes after its end (the line end) are ignored.
+
+    :raise zlib.error: not Flate data, or cut short.
+    """
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(stream)
+    if not inflater.eof:
+        raise zlib.error("incomplete or not a Flate stream")
+    return out
+
+
 def _pdf_text(data: bytes) -> str:
     """The text drawn by a PDF's content streams (fpdf2 writes core-font text as literal
     strings in Flate-compressed streams)."""
     chunks = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    for stream in _pdf_streams(data):
         try:
-            chunks.append(zlib.decompress(match.group(1)))
+            chunks.append(_inflate(stream))
         except zlib.error:
-            chunks.append(match.group(1))
+            chunks.append(stream)
     text = b"".join(chunks).decode("latin-1")
     return "".join(m.replace("\\(", "(").replace("\\)", ")").replace("\\\\", "\\")
                    for m in re.findall(r"\(((?:[^()\\]|\\.)*)\)\s*Tj", text))
@@ -350,9 +369,9 @@ def test_an_unranked_supplier_exports_without_a_breakdown(world: World) -> None:
 def _pdf_pages(data: bytes) -> list[list[str]]:
     """The strings drawn on each page, in order (one content stream per page)."""
     pages = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+    for stream in _pdf_streams(data):
         try:
-            text = zlib.decompress(match.group(1)).decode("latin-1")
+            text = _inflate(stream).decode("latin-1")
         except zlib.error:
             continue
         drawn = re.findall(r"\(((?:[^()\\]|\\.)*)\)\s*Tj", text)
