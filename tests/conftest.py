@@ -99,6 +99,21 @@ def app_context(app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def sql_statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app's engine runs while the test runs, in order."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def client(app: Flask):  # type: ignore[no-untyped-def]
     """A test client."""
     return app.test_client()

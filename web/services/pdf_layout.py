@@ -255,9 +255,7 @@ class Layout:
     def _draw_table(self, table: Table) -> None:
         pdf = self.pdf
         if table.header is not None:
-            first = table.rows[0].height_mm if table.rows else 0.0
-            if table.header.height_mm + first > self._room():
-                pdf.add_page()  # never a header alone at the foot of a page
+            self._keep(table.first_part_mm)  # never a header alone at the foot of a page
             self._draw_row(table, table.header)
         for row in table.rows:
             self._draw_row(table, row)
