@@ -71,12 +71,20 @@ for path in (ROOT, ROOT / "scripts"):
         sys.path.insert(0, str(path))
 
 import loadtest  # noqa: E402  (scripts/ is on the path only from here)
+from instructions import (  # noqa: E402
+    Counter,
+    InstructionsError,
+    instructions_by_kind,
+    run_under_callgrind,
+    under_callgrind,
+)
 
 EXPORT_FORMATS = tuple(fmt for fmt, _weight in loadtest.EXPORT_FORMATS)
 KINDS = {"search", "results", "create", "entry", "export"}
 WARMUP_REQUESTS = 5  # per kind, not measured: first-call imports, template compiles
 PREPARED_FILE = "prepared.json"
 PRISTINE_DATABASE = "pristine.sqlite3"
+COUNTS_FILE = "requests.json"  # what the child under callgrind measured, for the parent
 
 
 class InProcessClient(loadtest._Client):
@@ -99,6 +107,7 @@ class InProcessClient(loadtest._Client):
         self.in_call = False
         self.statement_count = 0
         self.label: str | None = None  # overrides the kind of the next calls (exports)
+        self.counter: Counter | None = None  # under callgrind: counts measured calls
 
     def _call(self, kind: str, method: str, path: str, body: dict[str, Any] | None,
               headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -122,16 +131,21 @@ class InProcessClient(loadtest._Client):
             return lambda _data: None
 
         profiling = self.measuring and kind == self.profile_kind
+        counting = self.measuring and self.counter is not None
         self.in_call, self.statement_count = True, 0
         started = time.process_time()
         if profiling:
             self.profiler.enable()
+        if counting:
+            self.counter.begin(kind)  # type: ignore[union-attr]
         result = self.app(environ, start_response)
         try:
             data = b"".join(result)
         finally:
             if hasattr(result, "close"):
                 result.close()
+        if counting:
+            self.counter.end()  # type: ignore[union-attr]
         if profiling:
             self.profiler.disable()
         elapsed_ms = (time.process_time() - started) * 1000
@@ -239,8 +253,10 @@ def _copy_sqlite(source: str | Path, target: Path) -> None:
     dst.close()
 
 
-def make_app(prepared: loadtest.Prepared, database: Path | str, instance: Path) -> Any:
-    """The app on ``database``: a SQLite file, or a database URL."""
+def make_app(prepared: loadtest.Prepared, database: Path | str, instance: Path,
+             index_folder: Path) -> Any:
+    """The app on ``database`` (a SQLite file, or a database URL), saving and mapping its
+    matching indexes in ``index_folder``."""
     from web import create_app
 
     url = database if isinstance(database, str) else f"sqlite:///{database}"
@@ -248,6 +264,7 @@ def make_app(prepared: loadtest.Prepared, database: Path | str, instance: Path) 
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": prepared.secret_key,
         "POSTCODES_DIRECTORY_PATH": str(prepared.postcodes),
+        "INDEX_DIRECTORY": str(index_folder),
     }, instance_path=str(instance))
 
 
@@ -279,11 +296,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     parser.add_argument("--profile-output", metavar="FILE",
                         help="also save --profile's statistics here (for pstats, snakeviz)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind's callgrind "
+                             "instead of CPU time (slow; see scripts/instructions.py)")
     args = parser.parse_args(argv)
+    if args.instructions and args.profile:
+        parser.error("--instructions and --profile measure differently: choose one")
     unknown = set(args.kinds.split(",")) - KINDS
     if unknown:
         parser.error(f"--kinds: unknown {', '.join(sorted(unknown))}")
     return args
+
+
+def count_instructions(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run this script again under callgrind and report instructions per request."""
+    folder = Path(tempfile.mkdtemp(prefix="fm-callgrind-"))
+    try:
+        started = time.monotonic()
+        run_under_callgrind([sys.executable, str(Path(__file__).resolve()), *argv], folder)
+        counts = json.loads((folder / COUNTS_FILE).read_text())
+        totals = instructions_by_kind(folder)
+    except InstructionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"\n{counts['suppliers']:,} suppliers; instructions per request (callgrind, "
+          f"PYTHONHASHSEED=0), {args.requests} requests per kind; run under valgrind in "
+          f"{time.monotonic() - started:.0f} s:\n")
+    print("| kind | requests | instructions per request (millions) | SQL statements per request |")
+    print("|---|---:|---:|---:|")
+    for kind, requests in counts["requests"].items():
+        print(f"| {kind} | {requests} | {totals.get(kind, 0) / requests / 1e6:.3f} | "
+              f"{counts['statements'].get(kind, 0) / requests:.2f} |")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,20 +338,31 @@ def main(argv: list[str] | None = None) -> int:
     from web.extensions import db
 
     args = parse_args(argv)
+    if args.instructions and under_callgrind() is None:
+        return count_instructions(args, sys.argv[1:] if argv is None else argv)
     run_dir = Path(tempfile.mkdtemp(prefix="fm-profile-run-"))
     database: Path | str
     if args.database_url:
         prepared = prepared_postgres(args, run_dir)
         database = prepared.url
+        index_folder = run_dir / "index"
     else:
         prepared, pristine = prepared_database(args)
-        database = run_dir / "run.sqlite3"
+        # The same path in every run, and indexes kept in the work folder: the data version
+        # and the database's URL are then those of the last run, so a run of the same
+        # engine code maps the index an earlier run saved instead of building it again.
+        work = pristine.parent
+        database = work / "run.sqlite3"
         _copy_sqlite(pristine, database)
+        index_folder = work / "index"
     stdout = sys.stdout
     try:
-        app = make_app(prepared, database, run_dir / "instance")
+        app = make_app(prepared, database, run_dir / "instance", index_folder)
         client = InProcessClient(app, prepared, seed=args.seed)
         client.profile_kind = args.profile
+        callgrind = under_callgrind()
+        if callgrind is not None:
+            client.counter = Counter(callgrind)
         with app.app_context():
             event.listen(db.engine, "before_cursor_execute", client.count_statement)
         # The access log goes to standard output, one line per request, as under gunicorn
@@ -314,12 +371,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run(client, WARMUP_REQUESTS, KINDS)
             before = loadtest.reference_ms()
+            if client.counter is not None:
+                client.counter.start()
             client.measuring = True
             run(client, args.requests, set(args.kinds.split(",")))
+            if client.counter is not None:
+                client.counter.flush()
             after = loadtest.reference_ms()
         finally:
             sys.stdout.close()
             sys.stdout = stdout
+        if callgrind is not None:  # the parent reports; CPU times under valgrind mean nothing
+            (callgrind / COUNTS_FILE).write_text(json.dumps({
+                "requests": client.counter.requests,  # type: ignore[union-attr]
+                "statements": client.statements, "suppliers": prepared.suppliers,
+            }))
+            return 0
         print(f"\n{prepared.suppliers:,} suppliers; CPU per request (time.process_time), "
               f"{args.requests} requests per kind; the machine's reference loop "
               f"(loadtest.reference_ms) took {before:.1f} CPU-ms before and {after:.1f} "
