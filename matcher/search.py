@@ -434,14 +434,10 @@ def search(index: Index, query: Query) -> SearchResponse:
     km = geodesic_km_many(query.latitude, query.longitude, index._lat[docs], index._lon[docs])
     # which planned term each page supplier has: one binary search per term for the page
     has = {t.tid: index.has_term(t.tid, docs) for t in e.planned}
+    explain = _Explainer(index, query, e, docs)
     results = tuple(
-        _result(index, query, int(e.cand[i]), query.offset + r + 1, float(km[r]),
-                [t for t in e.planned if has[t.tid][r]], float(e.total[i]),
-                float(e.capability[i]), float(e.distance_score[i]), float(e.sv_fit[i]),
-                float(e.rotation[i]),
-                None if e.text_norm is None else float(e.text_norm[i]),
-                None if e.cpv is None else float(e.cpv[i]),
-                e.planned, e.codes, e.sv_weights, e.w_sv, e.w_sum, e.scale_km, e.on_date)
+        explain.result(r, int(e.cand[i]), float(km[r]),
+                       [t for t in e.planned if has[t.tid][r]], i)
         for r, i in enumerate(page)
     )
     return SearchResponse(
@@ -475,118 +471,176 @@ def _fmt_km(km: float) -> str:
     return f"{km:.1f} km"
 
 
-def _result(
-    index: Index, query: Query, doc: int, rank: int, km: float, matched: list[PlannedTerm],
-    score: float, capability: float,
-    distance_score: float, sv_fit: float, rotation: float, text_norm: float | None,
-    cpv_value: float | None, planned: list[PlannedTerm], codes: list[str], sv_weights: dict[str, float], w_sv: float,
-    w_sum: float, scale_km: float, on_date: date,
-) -> MatchResult:
-    w = query.weights
+class _Explainer:
+    """Builds the page's results: what is the same for every result of a query is worked
+    out once here, not once per result."""
 
-    def points(weight: float, value: float) -> float:
-        """Contribution to the 0–100 total, computed as the total is."""
-        return (weight / w_sum) * value * 100.0 if w_sum > 0 else 0.0
-
-
-    # capability reason and matched terms
-    matched_words: list[str] = []
-    matched_terms: list[str] = []
-    seen_words: set[str] = set()
-    for t in matched:
-        if t.word not in seen_words:
-            seen_words.add(t.word)
-            matched_words.append(t.word)
-        for surface in index._surfaces[t.tid]:
-            if surface not in matched_terms:
-                matched_terms.append(surface)
-    parts: list[str] = []
-    need_words = {t.word for t in planned if t.how != "thesaurus"}
-    if text_norm is not None:
-        parts.append(
-            f"text matches {len(seen_words & need_words)} of {len(need_words)} need terms"
-            + (f" ({', '.join(matched_words[:8])})" if matched_words else "")
-            + f", {text_norm:.0%} of the best text match"
+    def __init__(self, index: Index, query: Query, e: Evaluation,
+                 docs: npt.NDArray[np.int32]) -> None:
+        self.index, self.query, self.e = index, query, e
+        w = query.weights
+        self.shares = {  # each component's share of the weights
+            name: weight / e.w_sum if e.w_sum > 0 else 0.0
+            for name, weight in (("capability", w.capability), ("distance", w.distance),
+                                 ("social_value", e.w_sv), ("rotation", w.rotation))
+        }
+        self.need_words = {t.word for t in e.planned if t.how != "thesaurus"}
+        if query.radius_km is not None:
+            where = f"within the {query.radius_km:g} km radius"
+        elif query.local_authorities:
+            where = "in a chosen local authority"
+        else:
+            where = "no radius set"
+        self.dist_suffix = (
+            f" away ({where}); {query.decay.kind} decay: 1.0 up to "
+            f"{query.decay.offset_km:g} km, {query.decay.decay:g} at "
+            f"{query.decay.offset_km + e.scale_km:g} km"
         )
-    if cpv_value is not None:
-        parts.append(_cpv_reason(index, doc, codes))
-    if text_norm is None and cpv_value is None:
-        parts.append("no need text or CPV codes: capability not scored")
-    has_cpv = bool(index._has_cpv[doc])
-    if text_norm is not None and cpv_value is not None and has_cpv:
-        share = index.params.cpv_share
-        parts.append(f"weighted {1 - share:.0%} text, {share:.0%} CPV")
-    comps = [
-        ComponentScore("capability", capability, w.capability,
-                       points(w.capability, capability), "; ".join(parts)),
-    ]
-    # distance
-    if query.radius_km is not None:
-        where = f"within the {query.radius_km:g} km radius"
-    elif query.local_authorities:
-        where = "in a chosen local authority"
-    else:
-        where = "no radius set"
-    dist_reason = (
-        f"{_fmt_km(km)} away ({where}); {query.decay.kind} decay: 1.0 up to "
-        f"{query.decay.offset_km:g} km, {query.decay.decay:g} at "
-        f"{query.decay.offset_km + scale_km:g} km"
-    )
-    if w.distance == 0:
-        distance_score = 0.0
-        dist_reason += "; distance weight is 0, so not scored"
-    comps.append(ComponentScore("distance", distance_score, w.distance,
-                                points(w.distance, distance_score), dist_reason))
-    # social value
-    items, gbp = _social_value_items(index, query, doc, sv_weights)
-    if sv_weights:
-        committed = [i.code for i in items if i.quantity_per_million > 0]
-        sv_reason = f"commits to {len(committed)} of {len(sv_weights)} chosen options"
-        if committed:
-            sv_reason += " (" + ", ".join(committed) + ")"
-        if gbp is not None:
-            sv_reason += f"; estimated £{gbp:,.0f} at £{query.contract_value:,.0f}"
-        comps.append(ComponentScore("social_value", sv_fit, w_sv, points(w_sv, sv_fit),
-                                    sv_reason))
-    else:
-        comps.append(ComponentScore("social_value", 0.0, 0.0, 0.0,
-                                    "no social-value options chosen: weight drops out"))
-    awards = int(index._recent_awards[doc])
-    if w.rotation > 0:
-        # only when the member turns fair rotation on: otherwise every breakdown would carry
-        # a zero line that explains nothing
-        plural = "award" if awards == 1 else "awards"
-        comps.append(ComponentScore(
-            "rotation", rotation, w.rotation, points(w.rotation, rotation),
-            f"{awards} {plural} through the service in the last 12 months; "
-            f"fewer recent awards score higher: 1/(1+{awards}) = {rotation:.2f}",
-        ))
-    # flags
-    flags: list[str] = []
-    radius = index._service_radius[doc]
-    if not math.isnan(radius) and km > radius:
-        flags.append(f"outside supplier's service radius ({radius:g} km)")
-    for j in range(index._doc_acc_indptr[doc], index._doc_acc_indptr[doc + 1]):
-        expiry = int(index._doc_acc_expiry[j])
-        if expiry != NO_EXPIRY and expiry < on_date.toordinal():
-            name = index._acc_display.get(index._acc_names[index._doc_acc_name[j]], "")
-            flags.append(f"accreditation {name} expired on {date.fromordinal(expiry)}")
-    h = tie_hash(index.external_id(doc))
-    return MatchResult(
-        supplier_id=index.supplier_id(doc),
-        external_id=index.external_id(doc),
-        name=index.name(doc),
-        rank=rank,
-        score=score,
-        distance_km=km,
-        components=tuple(comps),
-        matched_terms=tuple(matched_terms),
-        flags=tuple(flags),
-        social_value_gbp=gbp,
-        social_value_items=items,
-        tie_break=f"blake2b-64(external_id)={h:016x}",
-        recent_awards=awards,
-    )
+        if w.distance == 0:
+            self.dist_suffix += "; distance weight is 0, so not scored"
+        self.cpv_share_reason = (
+            f"weighted {1 - index.params.cpv_share:.0%} text, {index.params.cpv_share:.0%} CPV"
+        )
+        self.today = e.on_date.toordinal()
+        # each chosen option's commitment for every page supplier: one binary search per
+        # option for the whole page
+        self.sv_qty: dict[str, npt.NDArray[np.float64]] = {}
+        for code in e.sv_weights:
+            qty = np.zeros(len(docs), dtype=np.float64)
+            oid = index._sv_id.get(code)
+            if oid is not None and len(docs):
+                a, z = index._sv_indptr[oid], index._sv_indptr[oid + 1]
+                plist = index._sv_docs[a:z]
+                if len(plist):
+                    j = np.minimum(np.searchsorted(plist, docs), len(plist) - 1)
+                    found = plist[j] == docs
+                    qty[found] = index._sv_qty[a + j[found]]
+            self.sv_qty[code] = qty
+
+    def result(self, r: int, doc: int, km: float, matched: list[PlannedTerm],
+               i: int) -> MatchResult:
+        """The ``r``-th result of the page: supplier ``doc``, at ``cand`` position ``i``."""
+        index, query, e = self.index, self.query, self.e
+        w = query.weights
+        shares = self.shares
+
+        def points(component: str, value: float) -> float:
+            """Contribution to the 0–100 total, computed as the total is."""
+            return shares[component] * value * 100.0
+
+        capability = float(e.capability[i])
+        text_norm = None if e.text_norm is None else float(e.text_norm[i])
+        cpv_value = None if e.cpv is None else float(e.cpv[i])
+
+        # capability reason and matched terms
+        matched_words: list[str] = []
+        matched_terms: list[str] = []
+        seen_words: set[str] = set()
+        for t in matched:
+            if t.word not in seen_words:
+                seen_words.add(t.word)
+                matched_words.append(t.word)
+            for surface in index._surfaces[t.tid]:
+                if surface not in matched_terms:
+                    matched_terms.append(surface)
+        parts: list[str] = []
+        if text_norm is not None:
+            parts.append(
+                f"text matches {len(seen_words & self.need_words)} of {len(self.need_words)} "
+                "need terms"
+                + (f" ({', '.join(matched_words[:8])})" if matched_words else "")
+                + f", {text_norm:.0%} of the best text match"
+            )
+        if cpv_value is not None:
+            parts.append(_cpv_reason(index, doc, e.codes))
+        if text_norm is None and cpv_value is None:
+            parts.append("no need text or CPV codes: capability not scored")
+        if text_norm is not None and cpv_value is not None and index._has_cpv[doc]:
+            parts.append(self.cpv_share_reason)
+        comps = [
+            ComponentScore("capability", capability, w.capability,
+                           points("capability", capability), "; ".join(parts)),
+        ]
+        # distance
+        distance_score = 0.0 if w.distance == 0 else float(e.distance_score[i])
+        comps.append(ComponentScore("distance", distance_score, w.distance,
+                                    points("distance", distance_score),
+                                    _fmt_km(km) + self.dist_suffix))
+        # social value
+        items, gbp = self._social_value_items(r)
+        if e.sv_weights:
+            sv_fit = float(e.sv_fit[i])
+            committed = [item.code for item in items if item.quantity_per_million > 0]
+            sv_reason = f"commits to {len(committed)} of {len(e.sv_weights)} chosen options"
+            if committed:
+                sv_reason += " (" + ", ".join(committed) + ")"
+            if gbp is not None:
+                sv_reason += f"; estimated £{gbp:,.0f} at £{query.contract_value:,.0f}"
+            comps.append(ComponentScore("social_value", sv_fit, e.w_sv,
+                                        points("social_value", sv_fit), sv_reason))
+        else:
+            comps.append(ComponentScore("social_value", 0.0, 0.0, 0.0,
+                                        "no social-value options chosen: weight drops out"))
+        awards = int(index._recent_awards[doc])
+        if w.rotation > 0:
+            # only when the member turns fair rotation on: otherwise every breakdown would
+            # carry a zero line that explains nothing
+            rotation = float(e.rotation[i])
+            plural = "award" if awards == 1 else "awards"
+            comps.append(ComponentScore(
+                "rotation", rotation, w.rotation, points("rotation", rotation),
+                f"{awards} {plural} through the service in the last 12 months; "
+                f"fewer recent awards score higher: 1/(1+{awards}) = {rotation:.2f}",
+            ))
+        # flags
+        flags: list[str] = []
+        radius = index._service_radius[doc]
+        if not math.isnan(radius) and km > radius:
+            flags.append(f"outside supplier's service radius ({radius:g} km)")
+        for j in range(index._doc_acc_indptr[doc], index._doc_acc_indptr[doc + 1]):
+            expiry = int(index._doc_acc_expiry[j])
+            if expiry != NO_EXPIRY and expiry < self.today:
+                name = index._acc_display.get(index._acc_names[index._doc_acc_name[j]], "")
+                flags.append(f"accreditation {name} expired on {date.fromordinal(expiry)}")
+        external_id = index.external_id(doc)
+        return MatchResult(
+            supplier_id=index.supplier_id(doc),
+            external_id=external_id,
+            name=index.name(doc),
+            rank=query.offset + r + 1,
+            score=float(e.total[i]),
+            distance_km=km,
+            components=tuple(comps),
+            matched_terms=tuple(matched_terms),
+            flags=tuple(flags),
+            social_value_gbp=gbp,
+            social_value_items=items,
+            tie_break=f"blake2b-64(external_id)={tie_hash(external_id):016x}",
+            recent_awards=awards,
+        )
+
+    def _social_value_items(
+        self, r: int
+    ) -> tuple[tuple[SocialValueItem, ...], float | None]:
+        options, value = self.index.options, self.query.contract_value
+        if not self.e.sv_weights:
+            return (), None
+        items = []
+        total: float | None = 0.0 if value is not None else None
+        for code, weight in self.e.sv_weights.items():
+            qty = float(self.sv_qty[code][r])
+            option = options.get(code)
+            proxy = option.proxy_gbp_per_unit if option else 0.0
+            quantity = None if value is None else qty * value / 1e6
+            gbp = None if quantity is None or option is None else quantity * proxy
+            if gbp is not None and total is not None:
+                total += gbp
+            items.append(SocialValueItem(
+                code=code, title=option.title if option else code,
+                unit=option.unit if option else "", weight=weight,
+                quantity_per_million=qty, quantity=quantity, proxy_gbp_per_unit=proxy, gbp=gbp,
+            ))
+        return tuple(items), total
 
 
 def _cpv_reason(index: Index, doc: int, codes: list[str]) -> str:
@@ -604,34 +658,3 @@ def _cpv_reason(index: Index, doc: int, codes: list[str]) -> str:
     if credit == 1.0:
         return f"CPV {code} is within {need} (1.0)"
     return f"CPV {code} shares the {LEVEL_NAMES[depth]} of {need} ({credit:g})"
-
-
-def _social_value_items(
-    index: Index, query: Query, doc: int, sv_weights: dict[str, float]
-) -> tuple[tuple[SocialValueItem, ...], float | None]:
-    items = []
-    total: float | None = 0.0 if query.contract_value is not None else None
-    docs = np.asarray([doc], dtype=np.int32)
-    for code, weight in sv_weights.items():
-        qty = 0.0
-        oid = index._sv_id.get(code)
-        if oid is not None:
-            a, z = index._sv_indptr[oid], index._sv_indptr[oid + 1]
-            plist = index._sv_docs[a:z]
-            j = int(np.searchsorted(plist, docs)[0])
-            if j < len(plist) and plist[j] == doc:
-                qty = float(index._sv_qty[a + j])
-        option = index.options.get(code)
-        proxy = option.proxy_gbp_per_unit if option else 0.0
-        quantity = None if query.contract_value is None else qty * query.contract_value / 1e6
-        gbp = None if quantity is None or option is None else quantity * proxy
-        if gbp is not None and total is not None:
-            total += gbp
-        items.append(SocialValueItem(
-            code=code, title=option.title if option else code, unit=option.unit if option else "",
-            weight=weight, quantity_per_million=qty, quantity=quantity,
-            proxy_gbp_per_unit=proxy, gbp=gbp,
-        ))
-    if not sv_weights:
-        total = None
-    return tuple(items), total
