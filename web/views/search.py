@@ -244,28 +244,38 @@ def _record_search(user: User, params: dict[str, Any], pairs: list[tuple[str, st
                  object_type="search", details=details)
 
 
+_SUPPLIERS = Supplier.__table__
+_ACCREDITATIONS = Accreditation.__table__
+_PAGE_SUPPLIERS = sa.select(
+    _SUPPLIERS.c.id, _SUPPLIERS.c.latitude, _SUPPLIERS.c.longitude, _SUPPLIERS.c.la_code,
+    _SUPPLIERS.c.description, _SUPPLIERS.c.sme, _SUPPLIERS.c.vcse,
+).where(_SUPPLIERS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_PAGE_ACCREDITATIONS = sa.select(
+    _ACCREDITATIONS.c.supplier_id, _ACCREDITATIONS.c.name, _ACCREDITATIONS.c.expires_on,
+).where(_ACCREDITATIONS.c.supplier_id.in_(sa.bindparam("ids", expanding=True))).order_by(
+    _ACCREDITATIONS.c.supplier_id, _ACCREDITATIONS.c.name,
+)
+
+
 def supplier_facts(ids: Any) -> dict[int, SupplierFacts]:
     """The page's suppliers in two set-wise queries (suppliers, then their accreditations)."""
     wanted = list(ids)
     if not wanted:
         return {}
+    # Core statements on the session's connection: plain rows, without the ORM's statement
+    # handling (a quarter of these two queries' CPU in a direct comparison).
+    connection = db.session.connection()
     accreditations: dict[int, list[tuple[str, dt.date | None]]] = {}
-    for supplier_id, name, expires_on in db.session.execute(
-        sa.select(Accreditation.supplier_id, Accreditation.name, Accreditation.expires_on)
-        .where(Accreditation.supplier_id.in_(wanted))
-        .order_by(Accreditation.supplier_id, Accreditation.name)
-    ):
+    for supplier_id, name, expires_on in connection.execute(_PAGE_ACCREDITATIONS,
+                                                             {"ids": wanted}):
         accreditations.setdefault(supplier_id, []).append((name, expires_on))
     return {
         row.id: SupplierFacts(row.id, row.latitude, row.longitude, row.la_code,
                               row.description or "", row.sme, row.vcse,
                               tuple(accreditations.get(row.id, ())))
-        for row in db.session.execute(
-            sa.select(Supplier.id, Supplier.latitude, Supplier.longitude, Supplier.la_code,
-                      Supplier.description, Supplier.sme, Supplier.vcse)
-            .where(Supplier.id.in_(wanted))
-        )
+        for row in connection.execute(_PAGE_SUPPLIERS, {"ids": wanted})
     }
+
 
 
 def _result_view(result: MatchResult, supplier: SupplierFacts | None,
