@@ -40,6 +40,7 @@ TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Flask) -> None:
@@ -83,7 +84,8 @@ def retry_views_after_disconnect(app: Flask) -> None:
     due to administrator command"). If the request had not started a commit, nothing it
     did was kept (the server rolled the transaction back), so running the view again on a
     new connection is safe and the user never sees the restart. After a commit started,
-    whether it happened is unknown, so the error stands (a 503: see web.errors).
+    whether it happened is unknown, so the error stands (a 503: see web.errors), unless
+    the view is marked :func:`safe_to_run_again`.
 
     The ``before_request`` hooks are run again the same way: loading the signed-in user
     is a query too, and a restart can cut it off.
@@ -98,6 +100,19 @@ def retry_views_after_disconnect(app: Flask) -> None:
         app.before_request_funcs[key] = [_retrying(hook) for hook in hooks]
 
 
+def safe_to_run_again(view: F) -> F:
+    """Mark ``view`` as one that may run again even when a database restart cut off its
+    commit, so that whether the commit happened is unknown.
+
+    For views whose writes all come out the same when done twice: audit events (keyed by
+    the request, so the second run's are dropped if the first run's were committed) and
+    idempotent updates such as an API token's last use. A search is one: without this, a
+    restart at the moment of its audit event's commit answers 503.
+    """
+    view._safe_to_run_again = True  # type: ignore[attr-defined]
+    return view
+
+
 def _note_commit(_session: Session) -> None:
     if has_request_context():
         g.db_commit_started = True
@@ -107,16 +122,26 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
     if getattr(view, "_retries_after_disconnect", False):
         return view  # wrapped already (this runs again for routes added later)
 
+    from web.services.audit import request_keys_mark, restart_request_keys
+
+    safe_after_commit = getattr(view, "_safe_to_run_again", False)
+
     @functools.wraps(view)
     def retrying(*args: Any, **kwargs: Any) -> Any:
+        mark = request_keys_mark()
         try:
             return view(*args, **kwargs)
         except DBAPIError as error:
-            if not error.connection_invalidated or g.get("db_commit_started"):
+            if not error.connection_invalidated or (
+                g.get("db_commit_started") and not safe_after_commit
+            ):
                 raise
-            log.warning("database connection lost before any commit (%s); running the "
-                        "view again", _first_line(error.orig or error))
+            when = "after a commit began" if g.get("db_commit_started") else "before any commit"
+            log.warning("database connection lost %s (%s); running the view again",
+                        when, _first_line(error.orig or error))
             db.session.rollback()
+            g.db_commit_started = False
+            restart_request_keys(mark)  # its audit events get the keys they had
             return view(*args, **kwargs)
 
     retrying._retries_after_disconnect = True  # type: ignore[attr-defined]

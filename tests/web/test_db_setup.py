@@ -172,10 +172,15 @@ def test_without_retrying_the_same_outage_fails(late_proxy: LateProxy, tmp_path:
         db.session.scalar(sa.text("SELECT 1"))
 
 
-def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[int]]:
+def _terminating_app(tmp_path: Path, *, commit_first: bool,
+                     safe: bool = False) -> tuple[Any, list[int]]:
     """An app on PostgreSQL with one extra route whose first run has its connection
-    terminated by the server mid-request, as a restart does."""
+    terminated by the server mid-request, as a restart does (``safe``: the route is marked
+    safe to run again, and records an audit event before it commits)."""
     from flask import jsonify
+
+    from web.db_setup import safe_to_run_again
+    from web.services.audit import record_event
 
     calls: list[int] = []
     app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32,
@@ -195,6 +200,9 @@ def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[i
         body = _parse_body(Body, required=False) if request.method == "POST" else None
         calls.append(1)
         if commit_first:
+            if safe:
+                record_event("search.run", actor=None, organisation_id=None,
+                             object_type="search")
             db.session.scalar(sa.text("SELECT 1"))
             db.session.commit()  # then a new transaction, cut off below
         pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
@@ -205,6 +213,9 @@ def _terminating_app(tmp_path: Path, *, commit_first: bool) -> tuple[Any, list[i
             killer.dispose()
         return jsonify(pid=db.session.scalar(sa.text("SELECT pg_backend_pid()")),
                        need=getattr(body, "need", None))
+
+    if safe:
+        app.view_functions["cut"] = safe_to_run_again(app.view_functions["cut"])
 
     from web.db_setup import retry_views_after_disconnect
 
@@ -288,6 +299,72 @@ def test_a_view_cut_off_after_a_commit_is_a_503_not_a_retry(tmp_path: Path) -> N
     assert len(calls) == 1
     with app.app_context():
         db.engine.dispose()
+
+
+@needs_postgres
+def test_a_view_safe_to_run_again_cut_off_after_its_commit_runs_again(
+    app: Any, tmp_path: Path
+) -> None:
+    """On the session's migrated database: the first run's event was committed, and the
+    second run's, under the same key, is not recorded again."""
+    from web.models import AuditEvent
+
+    app_cut, calls = _terminating_app(tmp_path, commit_first=True, safe=True)
+    response = app_cut.test_client().get("/__cut")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(calls) == 2
+    with app_cut.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("safe", [True, False])
+def test_a_lost_commit_answer_runs_a_safe_view_again_with_each_event_once(
+    app: Any, tmp_path: Path, safe: bool
+) -> None:
+    """The commit went through but its answer was lost, as when a restart cuts the
+    connection at that moment: a view safe to run again answers, and its events are
+    recorded once; any other view answers 503 (its events, committed, stay)."""
+    from flask import jsonify
+
+    from web.db_setup import retry_views_after_disconnect, safe_to_run_again
+    from web.models import AuditEvent
+    from web.services.audit import record_event
+
+    second = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                         "SECRET_KEY": "k" * 32}, instance_path=str(tmp_path))
+    calls: list[int] = []
+
+    def recorded() -> Any:
+        calls.append(1)
+        for action in ("search.run", "search.viewed"):
+            record_event(action, actor=None, organisation_id=None, object_type="search")
+        db.session.commit()
+        if len(calls) == 1:
+            raise sa.exc.OperationalError(
+                "COMMIT", {}, Exception("terminating connection due to administrator command"),
+                connection_invalidated=True,
+            )
+        return jsonify(runs=len(calls))
+
+    second.add_url_rule("/__recorded", view_func=safe_to_run_again(recorded) if safe
+                        else recorded)
+    retry_views_after_disconnect(second)
+    response = second.test_client().get("/__recorded")
+    with second.app_context():
+        events = db.session.execute(
+            sa.select(AuditEvent.action, AuditEvent.request_key).order_by(AuditEvent.id)
+        ).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert [action for action, _key in events] == ["search.run", "search.viewed"]
+    assert len({key for _action, key in events}) == 2
+    assert all(key and key.endswith(f"/{n}") for n, (_a, key) in enumerate(events))
+    if safe:
+        assert (response.status_code, len(calls)) == (200, 2)
+    else:
+        assert (response.status_code, len(calls)) == (503, 1)
 
 
 @pytest.mark.parametrize(("path", "media"), [("/__locked", "text/html"),

@@ -22,6 +22,7 @@ from web.api.blueprint import bp
 from web.api.openapi import build_document
 from web.api.problems import ApiProblem
 from web.api.routing import operation
+from web.db_setup import safe_to_run_again
 from web.extensions import db
 from web.models import Lot, Shortlist, ShortlistEntry, Supplier, User
 from web.postcodes import get_directory
@@ -44,6 +45,7 @@ SHORTLIST_ID = {"shortlist_id": "The shortlist's id."}
 
 
 @operation(bp, "POST", "/search", tag="Search", body=s.SearchRequest, response=s.SearchResponse)
+@safe_to_run_again  # writes only its audit event (and the token's last use)
 def search(*, user: User, body: s.SearchRequest) -> Response:
     """Rank suppliers for a need
 

@@ -18,7 +18,12 @@ class AuditEvent(Base):
     # A shortlist's or supplier's trail is read by its object (shortlist pages, exports,
     # admin history) among every search run ever recorded: without this index each of
     # those reads scans the whole table, which grows by every search.
-    __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_object", "object_type", "object_id"),
+        # One event per key: a view run again after its commit was cut off (a database
+        # restart) records its events under the same keys, so none is recorded twice.
+        sa.Index("ix_audit_events_request_key", "request_key", unique=True),
+    )
 
     id: so.Mapped[intpk]
     at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, index=True)
@@ -31,3 +36,6 @@ class AuditEvent(Base):
     object_type: so.Mapped[str] = so.mapped_column(sa.String(60))
     object_id: so.Mapped[str | None] = so.mapped_column(sa.String(100))
     details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
+    # "<nonce of the request>/<n>" for the n-th event a web request records; None for the
+    # command line. Made by the server, never taken from the client.
+    request_key: so.Mapped[str | None] = so.mapped_column(sa.String(40))

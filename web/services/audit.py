@@ -11,19 +11,33 @@ import datetime as dt
 import decimal
 import enum
 import json
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g, has_request_context
+from sqlalchemy.dialects import postgresql, sqlite
 
 from web.extensions import db
 from web.models import AuditEvent, User
 from web.models.base import utcnow
 
-__all__ = ["events_for", "record_event"]
+__all__ = ["events_for", "record_event", "request_keys_mark", "restart_request_keys"]
 
+_EVENTS = AuditEvent.__table__
 # Built once: constructing the statement per call cost as much as running it.
-_INSERT_EVENT = sa.insert(AuditEvent.__table__).returning(AuditEvent.__table__.c.id)
+_INSERT_EVENT = sa.insert(_EVENTS).returning(_EVENTS.c.id)
+# A keyed event (from a web request) that is already there is left as it is: the request
+# is being run again after a database restart cut off its commit, which had succeeded.
+_INSERT_KEYED_EVENT = {
+    "postgresql": postgresql.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id),
+    "sqlite": sqlite.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id),
+}
+_EVENT_BY_KEY = sa.select(_EVENTS.c.id).where(_EVENTS.c.request_key == sa.bindparam("key"))
+REQUEST_NONCE_BYTES = 16  # 32 hex digits: never repeats, so keys of two requests never meet
 
 
 def record_event(
@@ -42,6 +56,7 @@ def record_event(
     member's trail can be scoped to it. ``details`` may hold dates, decimals and enums:
     they are stored as JSON text values (ISO dates, numbers, enum values).
     """
+    key = _request_key()
     values = {
         "at": utcnow(),
         "actor_id": actor.id if actor is not None else None,
@@ -50,13 +65,46 @@ def record_event(
         "object_type": object_type,
         "object_id": None if object_id is None else str(object_id),
         "details": _json_safe(details or {}),
+        "request_key": key,
     }
     session = db.session
     if session.new or session.dirty or session.deleted:
         session.flush()  # the event may name rows that are still pending
     # A Core INSERT, not the unit of work: every search records one, and the ORM flush of
     # a single new object cost more than the rest of the audit write together.
-    return session.execute(_INSERT_EVENT, values).scalar_one()  # type: ignore[no-any-return]
+    insert = _INSERT_EVENT if key is None else _INSERT_KEYED_EVENT.get(
+        session.get_bind().dialect.name, _INSERT_EVENT)
+    event_id = session.execute(insert, values).scalar()
+    if event_id is None:  # recorded by this request's first run
+        event_id = session.execute(_EVENT_BY_KEY, {"key": key}).scalar_one()
+    return event_id  # type: ignore[no-any-return]
+
+
+def _request_key() -> str | None:
+    """The next event's key in this web request (None outside one).
+
+    A nonce made by the server for the request, and the event's place among the events
+    the request records. ``web.db_setup`` sets the count back when it runs a view once
+    more, so the events of the second run get the keys of the first.
+    """
+    if not has_request_context():
+        return None
+    nonce = g.get("audit_nonce")
+    if nonce is None:
+        nonce = g.audit_nonce = secrets.token_hex(REQUEST_NONCE_BYTES)
+    place = g.get("audit_events_recorded", 0)
+    g.audit_events_recorded = place + 1
+    return f"{nonce}/{place}"
+
+
+def request_keys_mark() -> int:
+    """Where this request's event keys have got to, for :func:`restart_request_keys`."""
+    return int(g.get("audit_events_recorded", 0))
+
+
+def restart_request_keys(mark: int) -> None:
+    """Give the events recorded from now on the keys those recorded after ``mark`` had."""
+    g.audit_events_recorded = mark
 
 
 def events_for(

@@ -15,7 +15,7 @@ from werkzeug.routing import BuildError
 
 from matcher import MatchResult, SearchResponse
 from web.auth import login_required
-from web.db_setup import commit_without_expiring
+from web.db_setup import commit_without_expiring, safe_to_run_again
 from web.extensions import db
 from web.forms.search import (
     PRIORITIES,
@@ -65,6 +65,7 @@ def search() -> ResponseReturnValue:
 
 @bp.get("/search/results")
 @login_required
+@safe_to_run_again  # writes only its audit event
 def results() -> ResponseReturnValue:
     """Ranked suppliers for the search in the query string, or the form with its errors."""
     directory = get_directory(current_app)
