@@ -31,10 +31,9 @@ _INSERT_EVENT = sa.insert(_EVENTS).returning(_EVENTS.c.id)
 # A keyed event (from a web request) that is already there is left as it is: the request
 # is being run again after a database restart cut off its commit, which had succeeded.
 _INSERT_KEYED_EVENT = {
-    "postgresql": postgresql.insert(_EVENTS)
-    .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id),
-    "sqlite": sqlite.insert(_EVENTS)
-    .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id),
+    name: dialect.insert(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _EVENT_BY_KEY = sa.select(_EVENTS.c.id).where(_EVENTS.c.request_key == sa.bindparam("key"))
 REQUEST_NONCE_BYTES = 16  # 32 hex digits: never repeats, so keys of two requests never meet

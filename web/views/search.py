@@ -278,7 +278,6 @@ def supplier_facts(ids: Any) -> dict[int, SupplierFacts]:
     }
 
 
-
 def _result_view(result: MatchResult, supplier: SupplierFacts | None,
                  directory: PostcodeDirectory, today: dt.date) -> ResultView:
     la_code = supplier.la_code if supplier else None
