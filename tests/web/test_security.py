@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from itsdangerous import BadSignature
 
 from tests.factories import make_user
 from web import create_app
@@ -55,3 +56,37 @@ def test_sign_in_is_rate_limited_with_a_clear_429(client) -> None:  # type: igno
     assert response.status_code == 429
     assert "Too many" in response.get_data(as_text=True)
     assert client.get("/sign-in").status_code == 200  # reading the form is not limited
+
+
+def _rate_limit_app(tmp_path: Path, **config: object):  # type: ignore[no-untyped-def]
+    return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/r.sqlite3",
+                       "SECRET_KEY": "k" * 32, **config}, instance_path=str(tmp_path))
+
+
+def test_no_rate_limit_hook_runs_before_every_request_when_none_is_set(tmp_path: Path) -> None:
+    app = _rate_limit_app(tmp_path)
+    hooks = [getattr(hook, "__wrapped__", hook) for hook in app.before_request_funcs[None]]
+    assert not any(getattr(hook, "__name__", "") == "_check_request_limit" for hook in hooks)
+
+
+def test_a_default_rate_limit_keeps_the_hook_and_applies(tmp_path: Path) -> None:
+    app = _rate_limit_app(tmp_path, RATELIMIT_DEFAULT="2 per minute")
+    client = app.test_client()
+    assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_session_serializer_is_reused_until_the_secret_key_changes(tmp_path: Path) -> None:
+    app = _rate_limit_app(tmp_path)
+    interface = app.session_interface
+    first = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(app) is first
+    signed = first.dumps({"user": 1})  # type: ignore[union-attr]
+    app.secret_key = "n" * 32
+    app.config["SECRET_KEY_FALLBACKS"] = ["k" * 32]
+    rotated = interface.get_signing_serializer(app)
+    assert rotated is not first
+    assert rotated.loads(signed) == {"user": 1}  # type: ignore[union-attr]  # by the fallback
+    assert rotated.dumps({"user": 1}) != signed  # type: ignore[union-attr]  # signed anew
+    app.config["SECRET_KEY_FALLBACKS"] = []
+    with pytest.raises(BadSignature):
+        interface.get_signing_serializer(app).loads(signed)  # type: ignore[union-attr]
