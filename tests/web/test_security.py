@@ -9,8 +9,8 @@ from itsdangerous import BadSignature
 
 from tests.factories import make_user
 from web import create_app
-from web.extensions import db
 from web.config import ConfigError, load_config
+from web.extensions import db
 from web.security import CONTENT_SECURITY_POLICY
 
 
