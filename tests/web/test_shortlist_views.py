@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import AuthActions
 from tests.web.test_shortlists_service import SEARCH, World, make_world
+from tests.web.sql_recorder import statements_after_commit
 from web.extensions import db
 from web.forms import search as search_form
 from web.models import Shortlist, ShortlistEntry, ShortlistStatus, Site
@@ -180,6 +181,21 @@ def test_adding_from_the_results_page_re_runs_its_search(
     assert inputs["params"]["postcode"] == "L34 1AB"
     assert inputs["location"]["postcode"] == "L34 1AB"
     assert inputs["social_value"] == [{"code": "SV-APP", "weight": 2.0}]
+
+
+def test_adding_from_the_results_page_reads_nothing_after_its_commit(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    """The flash message and the way back are made before the commit: a read after it, cut
+    off by a database restart, would answer 503 for an entry that was added."""
+    _login(auth, ids.user)
+    with statements_after_commit(db.engine) as recorder:
+        response = _add(client, ids.suppliers[1])
+    assert response.status_code == 303
+    assert recorder.committed
+    assert recorder.after == []
+    [(_category, message)] = _flashes(client)
+    assert message.startswith("Added Mid Insulation Ltd to shortlist <a ")
 
 
 def test_adding_from_a_site_records_the_site(

@@ -10,7 +10,7 @@ every organisation's shortlists) but change no shortlist (403).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -38,6 +38,7 @@ from web.services.matching import (
     run_search,
 )
 
+T = TypeVar("T")
 SHORTLIST_ID = {"shortlist_id": "The shortlist's id."}
 
 # ---------------------------------------------------------------------------------------
@@ -192,8 +193,7 @@ def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetai
         search_inputs=shortlist_service.search_inputs(params, query, location),
         search_total=response.total,
     )
-    db.session.commit()
-    return _shortlist_detail(shortlist)
+    return _commit_then(_shortlist_detail(shortlist))
 
 
 @operation(bp, "GET", "/shortlists/<id:shortlist_id>", tag="Shortlists",
@@ -223,8 +223,7 @@ def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryO
         search_params=(shortlist.search_inputs or {}).get("params") or {},
         directory=get_directory(current_app),
     )
-    db.session.commit()
-    return _entry_out(result.entry)
+    return _commit_then(_entry_out(result.entry))
 
 
 @operation(bp, "DELETE", "/shortlists/<id:shortlist_id>/entries/<id:entry_id>",
@@ -249,8 +248,7 @@ def remove_entry(
     if entry is None or entry.shortlist_id != shortlist.id:
         raise ApiProblem(404, "There is no such entry on this shortlist.")
     _shortlist_call(shortlist_service.remove_entry, entry, actor=user, reason=reason or "")
-    db.session.commit()
-    return _entry_out(entry)
+    return _commit_then(_entry_out(entry))
 
 
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/lock", tag="Shortlists",
@@ -268,8 +266,7 @@ def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
     _shortlist_call(shortlist_service.lock_shortlist, shortlist, actor=user,
                     directory=get_directory(current_app))
-    db.session.commit()
-    return _shortlist_detail(shortlist)
+    return _commit_then(_shortlist_detail(shortlist))
 
 
 @operation(
@@ -368,6 +365,17 @@ def _shortlist_detail(shortlist: Shortlist) -> s.ShortlistDetail:
         outcome=shortlist.outcome,
         entries=[_entry_out(e) for e in shortlist_service.ordered_entries(shortlist)],
     )
+
+
+def _commit_then(answer: T) -> T:
+    """Commit, and return ``answer``, built before the commit.
+
+    A write view reads nothing from the database after its commit: if a database restart
+    cut that read off, the view could not run again (its write is done) and would answer
+    503 for a change that was made. Built before, the answer holds the same values.
+    """
+    db.session.commit()
+    return answer
 
 
 def _entry_out(entry: ShortlistEntry) -> s.EntryOut:

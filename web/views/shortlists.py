@@ -137,11 +137,13 @@ def add_entry() -> ResponseReturnValue:
     except service.ShortlistError as error:
         form.form_errors.append(str(error))
         return _add_page(form, drafts)
-    db.session.commit()
-
+    # The message and the way back are made before the commit: after it the objects are
+    # expired, and a read cut off by a database restart would answer 503 for an entry
+    # that was added.
     supplier = db.session.get(Supplier, result.entry.supplier_id)
+    detail_url = url_for(".detail", shortlist_id=result.shortlist.id)
     link = Markup('<a class="govuk-notification-banner__link" href="{}">{}</a>').format(
-        url_for(".detail", shortlist_id=result.shortlist.id), result.shortlist.name
+        detail_url, result.shortlist.name
     )
     message = Markup("Added {} to shortlist {}.").format(supplier.name if supplier else "", link)
     if not result.ranked:
@@ -149,9 +151,10 @@ def add_entry() -> ResponseReturnValue:
             "The search did not rank this supplier (it did not match the need or the filters), "
             "so it has no score."
         )
+    db.session.commit()
     flash(message, "success")
     back = _results_url(form.search.data) if form.search.data else None
-    return redirect(back or url_for(".detail", shortlist_id=result.shortlist.id), code=303)
+    return redirect(back or detail_url, code=303)
 
 
 @bp.get("/<int:shortlist_id>")
