@@ -21,7 +21,8 @@ Run from the repository root (loopback only; stops by itself)::
 4. Mid-load, changes the register (at 15 % of the run: one new supplier through the
    importer, as framework staff would, which makes every worker reindex), SIGKILLs one
    gunicorn worker (at 40 %) and, on PostgreSQL, restarts the local PostgreSQL cluster
-   once (at 70 %), unless ``--no-faults``.
+   once (at 70 %), unless ``--no-faults``. With ``--faults cut`` (PostgreSQL), every
+   client connection of the database is terminated every 1.5 s instead, from 10 % to 90 %.
 5. Stops gunicorn (SIGTERM: graceful), checks directly in the database that every shortlist
    and entry whose creation returned 201 is there as returned, and prints a markdown report:
    requests/s, p50/p95/p99 per kind, errors split into those in flight on the killed worker,
@@ -72,6 +73,11 @@ EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
 FAULTS = ("change", "kill", "restart")  # the register changes, a worker is killed, PG restarts
+# Only when asked for (PostgreSQL): every client connection of the database is cut, again
+# and again, as a restart does to the requests in flight (a stress test of the recovery).
+EXTRA_FAULTS = ("cut",)
+CUT_EVERY_S = 1.5
+CUT_FROM, CUT_UNTIL = 0.1, 0.9  # of the measured duration
 CHANGE_AT = 0.15  # before the other faults, so that its aftermath is measured alone
 PG_RESTART_AT = 0.7
 #: The reference loop (see reference_ms): items per pass, and passes (the best counts).
@@ -521,6 +527,9 @@ class Faults:
     pg_begin: float | None = None
     pg_end: float | None = None
     pg_error: str | None = None
+    cuts: list[tuple[float, float]] = field(default_factory=list)  # (begin, end) of each cut
+    cut_connections: int = 0
+    cut_error: str | None = None
     change_begin: float | None = None
     change_end: float | None = None
     change_error: str | None = None
@@ -586,6 +595,8 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     changer: threading.Thread | None = None
     pg_at = measure_from + PG_RESTART_AT * args.duration
     pg_version = _pg_cluster(args) if args.database_url and "restart" in args.faults else None
+    next_cut = measure_from + CUT_FROM * args.duration if "cut" in args.faults else math.inf
+    cut_until = measure_from + CUT_UNTIL * args.duration
     known = set(server.workers())
     next_sample = time.monotonic()
     while time.monotonic() < end_at:
@@ -622,6 +633,9 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
             faults.pg_end = time.monotonic()
             if result.returncode:
                 faults.pg_error = (result.stderr or result.stdout).strip()[-300:]
+        if now >= next_cut and now < cut_until:
+            cut_connections(prepared.url, faults)
+            next_cut = now + CUT_EVERY_S
         time.sleep(0.05)
 
     if changer is not None:
@@ -638,6 +652,28 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     for process in processes:
         process.join(timeout=10)
     return records, faults, measure_from, end_at
+
+
+def cut_connections(url: str, faults: Faults) -> None:
+    """Terminate every client connection of the database at ``url`` but this one's own."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    begin = time.monotonic()
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool)
+        with engine.connect() as connection:
+            faults.cut_connections += connection.scalar(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'")) or 0
+        engine.dispose()
+    except Exception as error:  # reported; a cut that failed is simply not counted
+        faults.cut_error = f"{type(error).__name__}: {error}"[:300]
+        return
+    faults.cuts.append((begin, time.monotonic()))
 
 
 def change_register(prepared: Prepared, faults: Faults) -> None:
@@ -737,6 +773,9 @@ def classify(record: Record, faults: Faults) -> str:
     if (faults.pg_begin is not None and faults.pg_end is not None and status in (0, 500, 503)
             and started <= faults.pg_end + PG_GRACE_S and ended >= faults.pg_begin):
         return "pg restart"
+    if status in (0, 500, 503) and any(started <= end and ended >= begin
+                                       for begin, end in faults.cuts):
+        return "pg restart"  # a cut connection: what a restart does to a request in flight
     return "other"
 
 
@@ -776,7 +815,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         f"- preparing the database took {prepared.prepare_s:.0f} s",
         "",
         "| kind | requests | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors: killed worker "
-        "| errors: PG restart | errors: other |",
+        "| errors: PG restart or cut | errors: other |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_kind: dict[str, list[Record]] = defaultdict(list)
@@ -811,6 +850,13 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         lines.append(f"- PostgreSQL restarted at {faults.pg_begin - measure_from:.1f} s, took "
                      f"{faults.pg_end - faults.pg_begin:.1f} s"
                      + (f" (FAILED: {faults.pg_error})" if faults.pg_error else ""))
+    if faults.cuts or faults.cut_error:
+        lines.append(f"- client connections of the database cut {len(faults.cuts)} times, every "
+                     f"{CUT_EVERY_S:g} s from {faults.cuts[0][0] - measure_from:.1f} s"
+                     if faults.cuts else "- client connections of the database: no cut made")
+        lines[-1] += (f", {faults.cut_connections} connections in all"
+                      + (f" (a cut FAILED: {faults.cut_error})" if faults.cut_error else ""))
+    lines.extend(_rerun_summary(server.error_log))
     lines.extend(_change_summary(records, faults, measure_from))
     kinds_of_errors = Counter((r[0], r[4], classify(r, faults)) for r in all_errors)
     for (kind, error, cls), n in sorted(kinds_of_errors.items()):
@@ -884,6 +930,22 @@ def _load_summary(load: list[tuple[float, float]]) -> str:
     return f"{min(values):.1f}–{max(values):.1f} (mean {statistics.fmean(values):.1f})"
 
 
+def _rerun_summary(path: Path) -> list[str]:
+    """How often the workers ran a view again after losing the database connection."""
+    when: Counter[str] = Counter()
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            found = re.search(r"database connection lost (before any commit|after a commit "
+                              r"began) .*running the view again", line)
+            if found:
+                when[found.group(1)] += 1
+    if not when:
+        return []
+    return [f"- views run again after losing the database connection: {sum(when.values())} "
+            f"({when['before any commit']} before any commit, {when['after a commit began']} "
+            "after a commit began; from gunicorn's log)"]
+
+
 def _log_summary(path: Path) -> str:
     total = bad = 0
     ids: set[str] = set()
@@ -931,15 +993,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "PostgreSQL (as --faults '')")
     parser.add_argument("--faults", default=",".join(FAULTS),
                         help="which faults to cause, of " + ", ".join(FAULTS)
-                        + " (default: all)")
+                        + " (default: all) and cut (PostgreSQL: cut every connection "
+                        f"every {CUT_EVERY_S:g} s)")
     parser.add_argument("--pg-cluster", help="VERSION/CLUSTER to restart (default: newest/main)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the tmp dir (logs, database)")
     parser.add_argument("--output", help="also write the markdown report to this file")
     args = parser.parse_args(argv)
     args.faults = set() if args.no_faults else {f for f in args.faults.split(",") if f}
-    if args.faults - set(FAULTS):
-        parser.error(f"--faults: unknown {sorted(args.faults - set(FAULTS))}")
+    if args.faults - set(FAULTS) - set(EXTRA_FAULTS):
+        parser.error(f"--faults: unknown {sorted(args.faults - set(FAULTS) - set(EXTRA_FAULTS))}")
+    if "cut" in args.faults and not args.database_url:
+        parser.error("--faults cut needs --database-url (PostgreSQL)")
     if args.duration <= 0 or args.duration > 3600:
         parser.error("--duration must be within (0, 3600] seconds")
     return args

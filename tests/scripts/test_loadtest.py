@@ -1,0 +1,58 @@
+"""scripts/loadtest.py: how errors are put down to faults, and what the log says was rerun."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import loadtest  # noqa: E402  (scripts/ is not a package)
+
+
+@pytest.mark.parametrize(("started", "ended", "status", "expected"), [
+    (9.0, 10.2, 503, "pg restart"),   # in flight when the cut began
+    (10.3, 10.4, 0, "pg restart"),    # no answer, during the cut
+    (10.6, 11.0, 503, "other"),       # after the cut ended
+    (9.0, 10.2, 422, "other"),        # a wrong answer is never put down to a fault
+])
+def test_an_error_during_a_cut_counts_as_the_database_s(
+    started: float, ended: float, status: int, expected: str
+) -> None:
+    faults = loadtest.Faults(cuts=[(10.0, 10.5)])
+    record = ("entry", started, ended, status, f"HTTP {status}" if status else "Reset", None)
+    assert loadtest.classify(record, faults) == expected
+
+
+def test_a_success_is_never_an_error() -> None:
+    faults = loadtest.Faults(cuts=[(10.0, 10.5)])
+    assert loadtest.classify(("search", 10.1, 10.2, 200, "", None), faults) == "ok"
+
+
+def test_reruns_are_counted_from_the_gunicorn_log(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    log.write_text(
+        "[x] WARNING in db_setup: database connection lost before any commit (terminating "
+        "connection due to administrator command); running the view again\n"
+        "[x] WARNING in db_setup: database connection lost after a commit began (server "
+        "closed the connection unexpectedly); running the view again\n"
+        "[x] WARNING in db_setup: database connection lost before any commit (x); running "
+        "the view again\n"
+        "[x] INFO Booting worker with pid: 12\n", encoding="utf-8")
+    assert loadtest._rerun_summary(log) == [
+        "- views run again after losing the database connection: 3 (2 before any commit, "
+        "1 after a commit began; from gunicorn's log)"]
+    log.write_text("[x] INFO Booting worker with pid: 12\n", encoding="utf-8")
+    assert loadtest._rerun_summary(log) == []
+
+
+def test_cutting_connections_needs_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        loadtest.parse_args(["--faults", "cut"])
+    assert "needs --database-url" in capsys.readouterr().err
+    args = loadtest.parse_args(["--faults", "kill,cut",
+                                "--database-url", "postgresql://postgres@127.0.0.1/fm_load"])
+    assert args.faults == {"kill", "cut"}
