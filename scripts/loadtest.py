@@ -654,16 +654,21 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     return records, faults, measure_from, end_at
 
 
+def _sqlalchemy_url(url: str) -> str:
+    """``url`` with the psycopg (3) driver named, where a plain postgresql:// URL is given."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def cut_connections(url: str, faults: Faults) -> None:
     """Terminate every client connection of the database at ``url`` but this one's own."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     begin = time.monotonic()
     try:
-        engine = sa.create_engine(url, poolclass=NullPool)
+        engine = sa.create_engine(_sqlalchemy_url(url), poolclass=NullPool)
         with engine.connect() as connection:
             faults.cut_connections += connection.scalar(sa.text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -725,8 +730,7 @@ def verify_writes(url: str, records: list[Record]) -> dict[str, Any]:
     """Every write that returned 201 must be in the database exactly as returned."""
     import sqlalchemy as sa
 
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = _sqlalchemy_url(url)
     shortlists = {w[1]: w[2] for *_, w in records if w and w[0] == "shortlist"}
     entries = {w[1]: (w[2], w[3]) for *_, w in records if w and w[0] == "entry"}
     engine = sa.create_engine(url)
