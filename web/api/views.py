@@ -28,7 +28,7 @@ from web.models import Lot, Shortlist, ShortlistEntry, Supplier, User
 from web.postcodes import get_directory
 from web.services import exports
 from web.services import shortlists as shortlist_service
-from web.services.audit import record_event
+from web.services.audit import event_of_an_earlier_run, record_event
 from web.services.catalogue import current_catalogue
 from web.services.matching import (
     SearchInputError,
@@ -177,6 +177,7 @@ def list_shortlists(*, user: User) -> s.ShortlistList:
 
 @operation(bp, "POST", "/shortlists", tag="Shortlists", status=201, body=s.ShortlistCreate,
            response=s.ShortlistDetail, errors=(403,))
+@safe_to_run_again  # answers with an earlier run's shortlist when that run committed it
 def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetail:
     """Start a draft shortlist from a search
 
@@ -185,6 +186,8 @@ def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetai
     """
     if user.organisation_id is None:
         raise ApiProblem(403, "Only members of an organisation can keep shortlists.")
+    if (done := event_of_an_earlier_run()) is not None:  # its "created" event: see _commit_then
+        return _shortlist_detail(_readable_shortlist(int(done.object_id), user))
     params = body.search.to_params()
     query, location = _parse_search(params, prefix="search")
     response = run_search(query)
@@ -209,6 +212,7 @@ def get_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/entries", tag="Shortlists", status=201,
            body=s.EntryCreate, response=s.EntryOut, path_params=SHORTLIST_ID,
            errors=(403, 404, 409))
+@safe_to_run_again  # answers with an earlier run's entry when that run committed it
 def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryOut:
     """Add a supplier to a draft shortlist
 
@@ -217,6 +221,10 @@ def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryO
     Scores are never taken from the request.
     """
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
+    if event_of_an_earlier_run() is not None:  # see _commit_then
+        done = shortlist_service.entry_for(shortlist, body.supplier_id)
+        if done is not None:
+            return _entry_out(done)
     result = _shortlist_call(
         shortlist_service.add_from_search,
         actor=user, supplier_id=body.supplier_id, shortlist=shortlist, reason=body.reason,
@@ -230,6 +238,7 @@ def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryO
            tag="Shortlists", body=s.EntryRemoveBody, body_required=False,
            query=s.EntryRemoveParams, response=s.EntryOut,
            path_params={**SHORTLIST_ID, "entry_id": "The entry's id."}, errors=(403, 404, 409))
+@safe_to_run_again  # answers with the entry when an earlier run committed its removal
 def remove_entry(
     *, user: User, shortlist_id: int, entry_id: int, body: s.EntryRemoveBody | None,
     query: s.EntryRemoveParams,
@@ -247,6 +256,8 @@ def remove_entry(
     entry = db.session.get(ShortlistEntry, entry_id)
     if entry is None or entry.shortlist_id != shortlist.id:
         raise ApiProblem(404, "There is no such entry on this shortlist.")
+    if event_of_an_earlier_run() is not None:  # see _commit_then
+        return _entry_out(entry)
     _shortlist_call(shortlist_service.remove_entry, entry, actor=user, reason=reason or "")
     return _commit_then(_entry_out(entry))
 
@@ -254,6 +265,7 @@ def remove_entry(
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/lock", tag="Shortlists",
            response=s.ShortlistDetail, path_params=SHORTLIST_ID,
            errors=(403, 404, 409, 422, 503))
+@safe_to_run_again  # answers with the shortlist when an earlier run committed its lock
 def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     """Lock a shortlist for good
 
@@ -264,6 +276,8 @@ def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     then.
     """
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
+    if event_of_an_earlier_run() is not None:  # see _commit_then
+        return _shortlist_detail(shortlist)
     _shortlist_call(shortlist_service.lock_shortlist, shortlist, actor=user,
                     directory=get_directory(current_app))
     return _commit_then(_shortlist_detail(shortlist))
@@ -373,6 +387,12 @@ def _commit_then(answer: T) -> T:
     A write view reads nothing from the database after its commit: if a database restart
     cut that read off, the view could not run again (its write is done) and would answer
     503 for a change that was made. Built before, the answer holds the same values.
+
+    A restart can also cut the connection in the commit itself, so that whether it went
+    through is unknown. The views that commit through here are marked safe to run again,
+    and each, run again, first asks :func:`event_of_an_earlier_run`: if the first run's
+    commit went through, it answers with what that run did (found from its first audit
+    event) rather than do it twice or refuse it as done already.
     """
     db.session.commit()
     return answer

@@ -36,6 +36,8 @@ _INSERT_KEYED_EVENT = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _EVENT_BY_KEY = sa.select(_EVENTS.c.id).where(_EVENTS.c.request_key == sa.bindparam("key"))
+_EVENT_OBJECT_BY_KEY = sa.select(_EVENTS.c.object_type, _EVENTS.c.object_id).where(
+    _EVENTS.c.request_key == sa.bindparam("key"))
 REQUEST_NONCE_BYTES = 16  # 32 hex digits: never repeats, so keys of two requests never meet
 
 
@@ -94,6 +96,25 @@ def _request_key() -> str | None:
     place = g.get("audit_events_recorded", 0)
     g.audit_events_recorded = place + 1
     return f"{nonce}/{place}"
+
+
+def event_of_an_earlier_run() -> sa.Row[Any] | None:
+    """The event a cut-off earlier run of this request committed first, from here on.
+
+    Not None only when the view is being run again after losing its database connection
+    while committing, and that commit went through (only its answer was lost): the event
+    the view is about to record, under the key it will get, is then already in the
+    database. A view that records an event whatever it does can answer with what the
+    first run did (the event's ``object_type`` and ``object_id`` say where) instead of
+    doing it twice.
+    """
+    if not (has_request_context() and g.get("db_run_again_after_commit")):
+        return None
+    nonce = g.get("audit_nonce")
+    if nonce is None:
+        return None
+    key = f"{nonce}/{request_keys_mark()}"
+    return db.session.execute(_EVENT_OBJECT_BY_KEY, {"key": key}).first()
 
 
 def request_keys_mark() -> int:

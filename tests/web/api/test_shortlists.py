@@ -206,3 +206,75 @@ def test_a_write_reads_nothing_after_its_commit(
     assert response.status_code in (200, 201), response.get_data(as_text=True)
     assert recorder.committed
     assert recorder.after == []
+
+
+@pytest.mark.parametrize("went_through", [True, False])
+@pytest.mark.parametrize("write", ["create", "add", "remove", "lock"])
+def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
+    api: Api, world: ApiWorld, app, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    write: str, went_through: bool,
+) -> None:
+    """A database restart can cut the connection while a write commits. Whether or not
+    the commit went through, the request runs again and answers with the change, which is
+    made once, with its events once; before, it answered 503 either way."""
+    import sqlalchemy as sa
+    from flask import g
+
+    from web.api import views
+    from web.extensions import db
+    from web.models import AuditEvent, Shortlist, ShortlistEntry
+
+    shortlist_id = make_shortlist(api, world.member)
+    entry = _add(api, world.member, shortlist_id, world.suppliers[0]).get_json()
+    calls = {
+        "create": lambda: api.post("/shortlists", token=world.member,
+                                   json={"name": "Walls", "search": SEARCH}),
+        "add": lambda: _add(api, world.member, shortlist_id, world.suppliers[1], reason="Near"),
+        "remove": lambda: api.delete(f"/shortlists/{shortlist_id}/entries/{entry['id']}",
+                                     token=world.member, json={"reason": "Too far"}),
+        "lock": lambda: api.post(f"/shortlists/{shortlist_id}/lock", token=world.member),
+    }
+    with app.app_context():
+        events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+        db.session.remove()
+    commit_then = views._commit_then
+    runs: list[int] = []
+
+    def cut_in_commit(answer):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        if len(runs) > 1:
+            return commit_then(answer)
+        if went_through:
+            db.session.commit()  # done, and then the answer is lost
+        else:
+            g.db_commit_started = True  # begun, and cut off before the server had it
+            db.session.rollback()
+        raise sa.exc.OperationalError(
+            "COMMIT", {}, Exception("terminating connection due to administrator command"),
+            connection_invalidated=True)
+
+    monkeypatch.setattr(views, "_commit_then", cut_in_commit)
+    response = calls[write]()
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    body = response.get_json()
+    assert len(runs) == (1 if went_through else 2)  # run again, it found the change made
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)
+                                    .offset(events_before)).all()
+        shortlists = db.session.scalars(sa.select(Shortlist).order_by(Shortlist.id)).all()
+        entries = db.session.scalars(sa.select(ShortlistEntry).where(
+            ShortlistEntry.shortlist_id == shortlist_id).order_by(ShortlistEntry.id)).all()
+        if write == "create":
+            assert len(shortlists) == 2 and body["id"] == shortlists[1].id
+            assert events == ["shortlist.created", "shortlist.search_run"]
+        elif write == "add":
+            assert [e.supplier_id for e in entries] == [world.suppliers[0], world.suppliers[1]]
+            assert (body["supplier_id"], body["reason_added"]) == (world.suppliers[1], "Near")
+            assert events == ["shortlist.entry_added"]
+        elif write == "remove":
+            assert entries[0].reason_removed == "Too far" and body["status"] == "removed"
+            assert events == ["shortlist.entry_removed"]
+        else:
+            assert shortlists[0].locked_at is not None and body["status"] == "locked"
+            assert events == ["shortlist.search_run", "shortlist.locked"]
+        db.session.remove()
