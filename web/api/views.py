@@ -293,6 +293,7 @@ def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
         "application/pdf": {},
     },
 )
+@safe_to_run_again  # writes only its audit event
 def export_shortlist(*, user: User, shortlist_id: int, query: s.ExportParams) -> Response:
     """Download a shortlist as CSV, XLSX, PDF or JSON
 

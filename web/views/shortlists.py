@@ -31,6 +31,7 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from web.auth import login_required
+from web.db_setup import safe_to_run_again
 from web.extensions import db
 from web.forms.search import load_search_choices, make_search_form
 from web.forms.shortlists import (
@@ -342,6 +343,7 @@ def correct_outcome(shortlist_id: int) -> ResponseReturnValue:
 
 @bp.get("/<int:shortlist_id>/export.<fmt>")
 @login_required
+@safe_to_run_again  # writes only its audit event
 def export(shortlist_id: int, fmt: str) -> ResponseReturnValue:
     """Download the shortlist as CSV, XLSX, PDF or JSON (audited)."""
     shortlist = get_shortlist(shortlist_id)

@@ -278,3 +278,47 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
             assert shortlists[0].locked_at is not None and body["status"] == "locked"
             assert events == ["shortlist.search_run", "shortlist.locked"]
         db.session.remove()
+
+
+@pytest.mark.parametrize("went_through", [True, False])
+def test_an_export_cut_off_in_its_commit_runs_again_and_is_audited_once(
+    api: Api, world: ApiWorld, app, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    went_through: bool,
+) -> None:
+    """An export's only write is its audit event, keyed by the request: run again after a
+    cut commit, it answers the file, and the event is there once."""
+    import sqlalchemy as sa
+    from flask import g
+
+    from web.extensions import db
+    from web.models import AuditEvent
+    from web.services import exports
+
+    shortlist_id = make_shortlist(api, world.member)
+    _add(api, world.member, shortlist_id, world.suppliers[0])
+    export = exports.export_shortlist
+    runs: list[int] = []
+
+    def cut_in_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        file = export(*args, **kwargs)
+        runs.append(1)
+        if len(runs) > 1:
+            return file
+        if went_through:
+            db.session.commit()  # done, and then the answer is lost
+        else:
+            g.db_commit_started = True  # begun, and cut off before the server had it
+            db.session.rollback()
+        raise sa.exc.OperationalError(
+            "COMMIT", {}, Exception("terminating connection due to administrator command"),
+            connection_invalidated=True)
+
+    monkeypatch.setattr(exports, "export_shortlist", cut_in_commit)
+    response = api.get(f"/shortlists/{shortlist_id}/export?format=csv", token=world.member)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(runs) == 2
+    with app.app_context():
+        exported = db.session.scalars(sa.select(AuditEvent.action).where(
+            AuditEvent.action == "shortlist.exported")).all()
+        db.session.remove()
+    assert exported == ["shortlist.exported"]
