@@ -142,7 +142,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             log.warning("database connection lost %s (%s); running the view again",
                         when, _first_line(error.orig or error))
             db.session.rollback()
-            # A view may ask whether that commit happened: committed_by_an_earlier_run()
+            # A view may ask whether that commit went through: audit.event_of_an_earlier_run
             g.db_run_again_after_commit = g.get("db_commit_started", False)
             g.db_commit_started = False
             restart_request_keys(mark)  # its audit events get the keys they had

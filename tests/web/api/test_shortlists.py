@@ -208,6 +208,25 @@ def test_a_write_reads_nothing_after_its_commit(
     assert recorder.after == []
 
 
+def _cut_commit(*, went_through: bool) -> None:
+    """Commit as a database restart lets it: the commit goes through and its answer is lost
+    (``went_through``), or it is cut off before the server has it; then raise what the
+    driver raises for a connection the server closed."""
+    import sqlalchemy as sa
+    from flask import g
+
+    from web.extensions import db
+
+    if went_through:
+        db.session.commit()
+    else:
+        g.db_commit_started = True  # as the session's before_commit hook marks it
+        db.session.rollback()
+    raise sa.exc.OperationalError(
+        "COMMIT", {}, Exception("terminating connection due to administrator command"),
+        connection_invalidated=True)
+
+
 @pytest.mark.parametrize("went_through", [True, False])
 @pytest.mark.parametrize("write", ["create", "add", "remove", "lock"])
 def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
@@ -218,7 +237,6 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
     the commit went through, the request runs again and answers with the change, which is
     made once, with its events once; before, it answered 503 either way."""
     import sqlalchemy as sa
-    from flask import g
 
     from web.api import views
     from web.extensions import db
@@ -244,14 +262,7 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
         runs.append(1)
         if len(runs) > 1:
             return commit_then(answer)
-        if went_through:
-            db.session.commit()  # done, and then the answer is lost
-        else:
-            g.db_commit_started = True  # begun, and cut off before the server had it
-            db.session.rollback()
-        raise sa.exc.OperationalError(
-            "COMMIT", {}, Exception("terminating connection due to administrator command"),
-            connection_invalidated=True)
+        _cut_commit(went_through=went_through)
 
     monkeypatch.setattr(views, "_commit_then", cut_in_commit)
     response = calls[write]()
@@ -288,7 +299,6 @@ def test_an_export_cut_off_in_its_commit_runs_again_and_is_audited_once(
     """An export's only write is its audit event, keyed by the request: run again after a
     cut commit, it answers the file, and the event is there once."""
     import sqlalchemy as sa
-    from flask import g
 
     from web.extensions import db
     from web.models import AuditEvent
@@ -304,14 +314,7 @@ def test_an_export_cut_off_in_its_commit_runs_again_and_is_audited_once(
         runs.append(1)
         if len(runs) > 1:
             return file
-        if went_through:
-            db.session.commit()  # done, and then the answer is lost
-        else:
-            g.db_commit_started = True  # begun, and cut off before the server had it
-            db.session.rollback()
-        raise sa.exc.OperationalError(
-            "COMMIT", {}, Exception("terminating connection due to administrator command"),
-            connection_invalidated=True)
+        _cut_commit(went_through=went_through)
 
     monkeypatch.setattr(exports, "export_shortlist", cut_in_commit)
     response = api.get(f"/shortlists/{shortlist_id}/export?format=csv", token=world.member)
