@@ -23,7 +23,8 @@ from web.extensions import db
 from web.models import AuditEvent, User
 from web.models.base import utcnow
 
-__all__ = ["events_for", "record_event", "request_keys_mark", "restart_request_keys"]
+__all__ = ["event_of_an_earlier_run", "events_for", "record_event", "request_keys_mark",
+           "restart_request_keys"]
 
 _EVENTS = AuditEvent.__table__
 # Built once: constructing the statement per call cost as much as running it.
@@ -35,8 +36,7 @@ _INSERT_KEYED_EVENT = {
     .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_EVENT_BY_KEY = sa.select(_EVENTS.c.id).where(_EVENTS.c.request_key == sa.bindparam("key"))
-_EVENT_OBJECT_BY_KEY = sa.select(_EVENTS.c.object_type, _EVENTS.c.object_id).where(
+_EVENT_BY_KEY = sa.select(_EVENTS.c.id, _EVENTS.c.object_type, _EVENTS.c.object_id).where(
     _EVENTS.c.request_key == sa.bindparam("key"))
 REQUEST_NONCE_BYTES = 16  # 32 hex digits: never repeats, so keys of two requests never meet
 
@@ -95,6 +95,10 @@ def _request_key() -> str | None:
         nonce = g.audit_nonce = secrets.token_hex(REQUEST_NONCE_BYTES)
     place = g.get("audit_events_recorded", 0)
     g.audit_events_recorded = place + 1
+    return _event_key(nonce, place)
+
+
+def _event_key(nonce: str, place: int) -> str:
     return f"{nonce}/{place}"
 
 
@@ -113,8 +117,8 @@ def event_of_an_earlier_run() -> sa.Row[Any] | None:
     nonce = g.get("audit_nonce")
     if nonce is None:
         return None
-    key = f"{nonce}/{request_keys_mark()}"
-    return db.session.execute(_EVENT_OBJECT_BY_KEY, {"key": key}).first()
+    key = _event_key(nonce, request_keys_mark())
+    return db.session.execute(_EVENT_BY_KEY, {"key": key}).first()
 
 
 def request_keys_mark() -> int:
