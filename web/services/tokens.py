@@ -18,6 +18,7 @@ import sqlalchemy.orm as so
 from web.extensions import db
 from web.models import ApiToken, User
 from web.models.base import utcnow
+from web.services.versions import remember_version, with_version
 
 __all__ = [
     "MAX_NAME_CHARS",
@@ -42,7 +43,8 @@ MAX_SECRET_CHARS = 200
 # minute is all a person reviewing their tokens needs.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 # Every API call runs this; built once, it is not constructed and cache-keyed per call.
-_TOKEN_BY_HASH = (
+# It reads the matching index's data version too: a search, most API calls, needs it next.
+_TOKEN_BY_HASH = with_version(
     sa.select(ApiToken).options(so.joinedload(ApiToken.user))
     .where(ApiToken.token_hash == sa.bindparam("token_hash"))
 )
@@ -116,8 +118,12 @@ def authenticate(secret: str) -> ApiToken | None:
     # The lookup is by hash, so response timing reveals nothing about stored secrets: an
     # attacker cannot steer the hash of their guess towards a stored one.
     # The user comes in the same query: every API call needs it.
-    token = db.session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_secret(secret)})
-    if token is None or token.revoked_at is not None or not token.user.active:
+    row = db.session.execute(_TOKEN_BY_HASH, {"token_hash": hash_secret(secret)}).first()
+    if row is None:
+        return None
+    remember_version(row)
+    token = row[0]
+    if token.revoked_at is not None or not token.user.active:
         return None
     return token
 

@@ -13,6 +13,7 @@ from web.api.routing import MAX_BODY_BYTES
 from web.api.schemas import SearchResponse, SearchResult
 from web.extensions import db
 from web.models import AuditEvent
+from web.services.versions import version_token
 
 
 def test_search_ranks_with_breakdowns_and_versions(app: Flask, api: Api, world: ApiWorld) -> None:
@@ -35,6 +36,20 @@ def test_search_ranks_with_breakdowns_and_versions(app: Flask, api: Api, world: 
         assert event.actor_id == world.member_id
         assert event.organisation_id == world.org_id
         assert event.details["inputs"]["need"] == NEED
+
+
+def test_a_search_reads_the_data_version_in_its_token_lookup(
+    app: Flask, api: Api, world: ApiWorld, sql_statements: list[str]
+) -> None:
+    assert api.post("/search", token=world.member, json=SEARCH).status_code == 200  # the index
+    with app.app_context():
+        current = version_token()
+    sql_statements.clear()
+    body = api.post("/search", token=world.member, json=SEARCH).get_json()
+    version_reads = [s for s in sql_statements if "data_versions" in s]
+    assert len(version_reads) == 1 and "api_tokens" in version_reads[0]
+    # the version read that way is the one the index was built for: no rebuild, current
+    assert body["data_version"] == current and body["index_current"] is True
 
 
 @pytest.mark.parametrize("extra", [
