@@ -332,6 +332,51 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The columns of /proc/stat's "cpu" line, in seconds of one core once divided by the tick
+MACHINE_CPU_STATES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def _machine_cpu() -> dict[str, float]:
+    """CPU seconds the whole machine has spent in each state since boot (all cores)."""
+    with open("/proc/stat") as handle:
+        fields = handle.readline().split()[1:1 + len(MACHINE_CPU_STATES)]
+    tick = os.sysconf("SC_CLK_TCK")
+    return {state: int(value) / tick for state, value in zip(MACHINE_CPU_STATES, fields)}
+
+
+def _postgres_cpu() -> tuple[int, float] | None:
+    """(postmaster pid, CPU seconds of PostgreSQL on this machine): every live ``postgres``
+    process's own CPU, plus what the postmaster's ended children (closed connections)
+    used. None without a local server. Comparable between two readings only when the
+    postmaster is the same (a restart starts the count again)."""
+    total = 0.0
+    postmaster = None
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        if name != "postgres":
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        parent = int(fields[1])
+        try:
+            with open(f"/proc/{parent}/comm") as handle:
+                parent_name = handle.read().strip()
+        except OSError:
+            parent_name = ""
+        if parent_name != "postgres":  # the postmaster: its children's ended CPU is its own
+            postmaster = int(entry)
+            total += (int(fields[13]) + int(fields[14])) / tick
+    return (postmaster, total) if postmaster is not None else None
+
+
 def _get(port: int, path: str) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
@@ -539,6 +584,12 @@ class Faults:
     worker_cpu_start: dict[int, float] = field(default_factory=dict)
     worker_cpu: dict[int, float] = field(default_factory=dict)
     client_cpu: float = 0.0
+    # The whole machine's CPU ticks by state (/proc/stat) and PostgreSQL's CPU seconds,
+    # when measuring began and at its end: where the cores went besides the workers
+    machine_start: dict[str, float] | None = None
+    machine_end: dict[str, float] | None = None
+    postgres_start: tuple[int, float] | None = None  # (postmaster pid, CPU-s)
+    postgres_end: tuple[int, float] | None = None
 
     def server_cpu(self) -> float:
         return sum(cpu - self.worker_cpu_start.get(pid, 0.0)
@@ -604,6 +655,9 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
         if now >= next_sample:  # the last sample before measuring is the baseline
             if now >= measure_from:
                 faults.load.append((now, os.getloadavg()[0]))
+                if faults.machine_start is None:
+                    faults.machine_start = _machine_cpu()
+                    faults.postgres_start = _postgres_cpu() if args.database_url else None
             samples = faults.worker_cpu if now >= measure_from else faults.worker_cpu_start
             for pid in server.workers():
                 cpu = _cpu_seconds(pid)
@@ -638,6 +692,8 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
             next_cut = now + CUT_EVERY_S
         time.sleep(0.05)
 
+    faults.machine_end = _machine_cpu()
+    faults.postgres_end = _postgres_cpu() if args.database_url else None
     if changer is not None:
         changer.join(timeout=120)
     for pid in server.workers():  # the last sample, at the end of the measured time
@@ -816,6 +872,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         f"and {reference[1]:.1f} after; a request took "
         f"{faults.server_cpu() / max(1, ok) * 1000 / (sum(reference) / 2):.3f} reference loops "
         "of worker CPU",
+        *_machine_lines(faults),
         f"- preparing the database took {prepared.prepare_s:.0f} s",
         "",
         "| kind | requests | ok/s | p50 ms | p95 ms | p99 ms | max ms | errors: killed worker "
@@ -925,6 +982,30 @@ def _change_summary(records: list[Record], faults: Faults, measure_from: float) 
         f"s): {len(earlier)}, p50 {_pct(earlier, .5):.0f} ms, p99 {_pct(earlier, .99):.0f} ms, "
         f"max {max(earlier, default=0) * 1000:.0f} ms",
     ]
+
+
+def _machine_lines(faults: Faults) -> list[str]:
+    """Where the machine's cores went in the measured time: busy (of which the workers and
+    PostgreSQL), idle, and stolen by the hypervisor."""
+    start, end = faults.machine_start, faults.machine_end
+    if start is None or end is None:
+        return []
+    spent = {state: end[state] - start[state] for state in MACHINE_CPU_STATES}
+    total = sum(spent.values()) or 1.0
+    idle = spent["idle"] + spent["iowait"]
+    busy = total - idle - spent["steal"]
+
+    def share(seconds: float) -> str:
+        return f"{seconds:.0f} CPU-s ({seconds / total * 100:.0f} %)"
+
+    parts = [f"busy {share(busy)}, of which the gunicorn workers {share(faults.server_cpu())}"]
+    if (faults.postgres_start and faults.postgres_end
+            and faults.postgres_start[0] == faults.postgres_end[0]):
+        parts.append(f"PostgreSQL {share(faults.postgres_end[1] - faults.postgres_start[1])}")
+    elif faults.postgres_start:
+        parts.append("PostgreSQL not counted (restarted meanwhile)")
+    parts.append(f"idle {share(idle)}, stolen by the hypervisor {share(spent['steal'])}")
+    return [f"- the machine's cores in the measured time: {'; '.join(parts)}"]
 
 
 def _load_summary(load: list[tuple[float, float]]) -> str:
