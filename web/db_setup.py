@@ -115,6 +115,31 @@ def safe_to_run_again(view: F) -> F:
     return view
 
 
+def commit_then(answer: Callable[[], T]) -> T:
+    """Commit the request's session, then return ``answer()``: a write view's response,
+    made ready before the commit.
+
+    ``answer`` must not read the database: it may flash a message and redirect, with
+    values read before. After the commit the session's objects are expired, and a read
+    cut off by a database restart then would answer 503 for a change that was made.
+
+    A restart can also cut the connection in the commit itself, so that whether the change
+    was kept is unknown. If the view recorded an audit event before committing (they are
+    keyed by the request: :mod:`web.services.audit`), the view's wrapper
+    (:func:`retry_views_after_disconnect`) looks for the first of them on a new connection:
+    there, the commit went through and ``answer()`` is the response; missing, nothing was
+    kept and the view runs again.
+    """
+    g.db_answer_if_committed = answer
+    _commit()
+    g.pop("db_answer_if_committed", None)
+    return answer()
+
+
+def _commit() -> None:
+    db.session.commit()
+
+
 def _note_commit(_session: Session) -> None:
     if has_request_context():
         g.db_commit_started = True
@@ -124,7 +149,11 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
     if getattr(view, "_retries_after_disconnect", False):
         return view  # wrapped already (this runs again for routes added later)
 
-    from web.services.audit import request_keys_mark, restart_request_keys
+    from web.services.audit import (
+        event_of_an_earlier_run,
+        request_keys_mark,
+        restart_request_keys,
+    )
 
     safe_after_commit = getattr(view, "_safe_to_run_again", False)
 
@@ -134,18 +163,27 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except DBAPIError as error:
+            committing = bool(g.get("db_commit_started"))
+            answer = g.pop("db_answer_if_committed", None)
+            # Cut off in a commit_then: its first audit event will tell whether it went through
+            knowable = committing and answer is not None and request_keys_mark() > mark
             if not error.connection_invalidated or (
-                g.get("db_commit_started") and not safe_after_commit
+                committing and not safe_after_commit and not knowable
             ):
                 raise
-            when = "after a commit began" if g.get("db_commit_started") else "before any commit"
-            log.warning("database connection lost %s (%s); running the view again",
-                        when, _first_line(error.orig or error))
             db.session.rollback()
             # A view may ask whether that commit went through: audit.event_of_an_earlier_run
-            g.db_run_again_after_commit = g.get("db_commit_started", False)
+            g.db_run_again_after_commit = committing
             g.db_commit_started = False
             restart_request_keys(mark)  # its audit events get the keys they had
+            when = "after a commit began" if committing else "before any commit"
+            cause = _first_line(error.orig or error)
+            if knowable and event_of_an_earlier_run() is not None:
+                log.warning("database connection lost %s (%s); it went through, so the "
+                            "answer made before it stands", when, cause)
+                return answer()
+            log.warning("database connection lost %s (%s); running the view again",
+                        when, cause)
             return view(*args, **kwargs)
 
     retrying._retries_after_disconnect = True  # type: ignore[attr-defined]

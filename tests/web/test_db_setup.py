@@ -367,6 +367,55 @@ def test_a_lost_commit_answer_runs_a_safe_view_again_with_each_event_once(
         assert (response.status_code, len(calls)) == (503, 1)
 
 
+@pytest.mark.parametrize(("audited", "went_through", "expected"), [
+    (True, True, (200, "answer made before the commit", 1, 1)),
+    (True, False, (200, "answer made before the commit", 2, 1)),
+    # without an event, whether the commit went through cannot be known: 503, not a retry
+    (False, True, (503, None, 1, 0)),
+    (False, False, (503, None, 1, 0)),
+])
+def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    audited: bool, went_through: bool, expected: tuple[Any, ...],
+) -> None:
+    from flask import jsonify
+
+    from tests.web.db_faults import cut_commit
+    from web import db_setup
+    from web.models import AuditEvent
+    from web.services.audit import record_event
+
+    second = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                         "SECRET_KEY": "k" * 32}, instance_path=str(tmp_path))
+    runs: list[int] = []
+    commits: list[int] = []
+
+    def write() -> Any:
+        runs.append(1)
+        if audited:
+            record_event("catalogue.published", actor=None, organisation_id=None,
+                         object_type="catalogue")
+        return db_setup.commit_then(
+            lambda: jsonify(said="answer made before the commit", runs=len(runs)))
+
+    def cut_the_first() -> None:
+        commits.append(1)
+        if len(commits) > 1:
+            return db.session.commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first)
+    second.add_url_rule("/__write", view_func=write)
+    db_setup.retry_views_after_disconnect(second)
+    response = second.test_client().get("/__write")
+    with second.app_context():
+        events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+        db.session.remove()
+        db.engine.dispose()
+    said = response.get_json()["said"] if response.status_code == 200 else None
+    assert (response.status_code, said, len(runs), events) == expected
+
+
 @pytest.mark.parametrize(("path", "media"), [("/__locked", "text/html"),
                                              ("/api/v1/__locked", "application/problem+json")])
 def test_a_database_that_cannot_answer_is_a_503_with_retry_after(

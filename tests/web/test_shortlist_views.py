@@ -18,10 +18,12 @@ from openpyxl import load_workbook
 
 from tests.conftest import AuthActions
 from tests.web.test_shortlists_service import SEARCH, World, make_world
+from tests.web.db_faults import cut_commit
 from tests.web.sql_recorder import statements_after_commit
+from web import db_setup
 from web.extensions import db
 from web.forms import search as search_form
-from web.models import Shortlist, ShortlistEntry, ShortlistStatus, Site
+from web.models import AuditEvent, Shortlist, ShortlistEntry, ShortlistStatus, Site
 from web.services import matching
 from web.services import shortlists as service
 from web.services.matching import parse_search, run_search
@@ -183,19 +185,111 @@ def test_adding_from_the_results_page_re_runs_its_search(
     assert inputs["social_value"] == [{"code": "SV-APP", "weight": 2.0}]
 
 
-def test_adding_from_the_results_page_reads_nothing_after_its_commit(
-    client: FlaskClient, auth: AuthActions, ids: Ids
+# What each write posts (given the shortlist the case starts from), the message it
+# flashes, and the audit events it records: the cases of the test below.
+CUT_WRITES: dict[str, tuple[str, Any, str, list[str]]] = {
+    "add to a new shortlist": (
+        "none", lambda c, sid, ids: _add(c, ids.suppliers[1]),
+        "Added Mid Insulation Ltd to shortlist",
+        ["shortlist.created", "shortlist.search_run", "shortlist.entry_added"]),
+    "add to a draft": (
+        "draft of one", lambda c, sid, ids: _add(c, ids.suppliers[1], shortlist_id=str(sid)),
+        "Added Mid Insulation Ltd to shortlist", ["shortlist.entry_added"]),
+    "edit": (
+        "draft", lambda c, sid, ids: c.post(f"/shortlists/{sid}/edit",
+                                            data={"name": "Renamed", "notes": "New"}),
+        "Changes saved.", ["shortlist.edited"]),
+    "remove": (
+        "draft", lambda c, sid, ids: c.post(
+            f"/shortlists/{sid}/entries/{_first_entry(sid)}/remove", data={"reason": "Far"}),
+        "Removed Near Insulation Ltd from the shortlist.", ["shortlist.entry_removed"]),
+    "lock": (
+        "draft", lambda c, sid, ids: c.post(f"/shortlists/{sid}/lock"),
+        "Shortlist “user's list” is locked.", ["shortlist.search_run", "shortlist.locked"]),
+    "record the outcome": (
+        "locked", lambda c, sid, ids: c.post(f"/shortlists/{sid}/outcome", data={
+            "outcome": "awarded", "supplier_id": str(ids.suppliers[1]), "value": "£250,000"}),
+        "Outcome recorded.", ["shortlist.outcome_recorded"]),
+    "correct the outcome": (
+        "with outcome", lambda c, sid, ids: c.post(f"/shortlists/{sid}/outcome/correct", data={
+            "outcome": "none_suitable", "note": "Board has not decided",
+            "reason": "Recorded too soon"}),
+        "Outcome corrected.", ["shortlist.outcome_corrected"]),
+}
+
+
+def _first_entry(shortlist_id: int) -> int:
+    shortlist = db.session.get(Shortlist, shortlist_id)
+    assert shortlist is not None
+    return shortlist.entries[0].id
+
+
+def _starting_shortlist(ids: Ids, start: str) -> int:
+    return {"none": lambda: 0, "draft of one": lambda: _draft(ids, suppliers=1),
+            "draft": lambda: _draft(ids), "locked": lambda: _locked(ids),
+            "with outcome": lambda: _with_outcome(ids)}[start]()
+
+
+@pytest.mark.parametrize("write", list(CUT_WRITES))
+def test_a_write_reads_nothing_after_its_commit(
+    client: FlaskClient, auth: AuthActions, ids: Ids, write: str
 ) -> None:
-    """The flash message and the way back are made before the commit: a read after it, cut
-    off by a database restart, would answer 503 for an entry that was added."""
+    """The flash message and the way on are made before the commit: a read after it, cut
+    off by a database restart, would answer 503 for a change that was made."""
+    start, post, message, _actions = CUT_WRITES[write]
+    shortlist_id = _starting_shortlist(ids, start)
     _login(auth, ids.user)
     with statements_after_commit(db.engine) as recorder:
-        response = _add(client, ids.suppliers[1])
-    assert response.status_code == 303
+        response = post(client, shortlist_id, ids)
+    assert response.status_code == 303, response.get_data(as_text=True)
     assert recorder.committed
     assert recorder.after == []
-    [(_category, message)] = _flashes(client)
-    assert message.startswith("Added Mid Insulation Ltd to shortlist <a ")
+    [(_category, flashed)] = _flashes(client)
+    assert flashed.startswith(message)
+
+
+@pytest.mark.parametrize("went_through", [True, False], ids=["went through", "cut before"])
+@pytest.mark.parametrize("write", list(CUT_WRITES))
+def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
+    client: FlaskClient, auth: AuthActions, ids: Ids, monkeypatch: pytest.MonkeyPatch,
+    write: str, went_through: bool,
+) -> None:
+    """A database restart can cut the connection while a page's write commits. Went
+    through, the answer made before the commit is given (its first audit event, keyed by
+    the request, shows it was kept); cut before, the view runs again. Either way the
+    member sees the page and the message they would have, and the change is made once.
+    Before, both answered 503."""
+    start, post, message, actions = CUT_WRITES[write]
+    shortlist_id = _starting_shortlist(ids, start)
+    events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    _login(auth, ids.user)
+    commit = db_setup._commit
+    runs: list[int] = []
+
+    def cut_the_first_commit() -> None:
+        runs.append(1)
+        if len(runs) > 1:
+            return commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    response = post(client, shortlist_id, ids)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert len(runs) == (1 if went_through else 2)
+    [(category, flashed)] = _flashes(client)
+    assert category == "success" and flashed.startswith(message)
+    db.session.expire_all()
+    events = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)
+                                .offset(events_before)).all()
+    assert events == actions
+    shortlists = db.session.scalars(sa.select(Shortlist).order_by(Shortlist.id)).all()
+    if start == "none":
+        assert response.headers["Location"].startswith("/search/results?")
+        assert len(shortlists) == 1 and len(shortlists[0].entries) == 1
+    else:
+        assert len(shortlists) == 1
+        if write != "add to a draft":
+            assert response.headers["Location"] == f"/shortlists/{shortlist_id}"
 
 
 def test_adding_from_a_site_records_the_site(

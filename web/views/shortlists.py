@@ -31,7 +31,7 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from web.auth import login_required
-from web.db_setup import safe_to_run_again
+from web.db_setup import commit_then, safe_to_run_again
 from web.extensions import db
 from web.forms.search import load_search_choices, make_search_form
 from web.forms.shortlists import (
@@ -152,10 +152,8 @@ def add_entry() -> ResponseReturnValue:
             "The search did not rank this supplier (it did not match the need or the filters), "
             "so it has no score."
         )
-    db.session.commit()
-    flash(message, "success")
     back = _results_url(form.search.data) if form.search.data else None
-    return redirect(back or detail_url, code=303)
+    return _saved(message, back or detail_url)
 
 
 @bp.get("/<int:shortlist_id>")
@@ -208,9 +206,8 @@ def edit(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash("Changes saved." if changes else "Nothing changed.", "success")
-            return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+            return _saved("Changes saved." if changes else "Nothing changed.",
+                          url_for(".detail", shortlist_id=shortlist_id))
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template("shortlists/edit.html", shortlist=shortlist, form=form), status
 
@@ -234,10 +231,10 @@ def remove_entry(shortlist_id: int, entry_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash(f"Removed {supplier.name if supplier else 'the supplier'} from the shortlist.",
-                  "success")
-            return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+            return _saved(
+                f"Removed {supplier.name if supplier else 'the supplier'} from the shortlist.",
+                url_for(".detail", shortlist_id=shortlist_id),
+            )
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template(
         "shortlists/remove.html", shortlist=shortlist, entry=entry, supplier=supplier, form=form
@@ -259,9 +256,8 @@ def lock(shortlist_id: int) -> ResponseReturnValue:
             db.session.rollback()
             flash(str(error), "error")
             return redirect(url_for(".detail", shortlist_id=shortlist_id), code=303)
-        db.session.commit()
-        flash(f"Shortlist “{shortlist.name}” is locked.", "success")
-        return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+        return _saved(f"Shortlist “{shortlist.name}” is locked.",
+                      url_for(".detail", shortlist_id=shortlist_id))
     return render_template(
         "shortlists/lock.html", shortlist=shortlist, form=form,
         entries=service.active_entries(shortlist),
@@ -290,9 +286,7 @@ def outcome(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash("Outcome recorded.", "success")
-            return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+            return _saved("Outcome recorded.", url_for(".detail", shortlist_id=shortlist_id))
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template("shortlists/outcome.html", shortlist=shortlist, form=form), status
 
@@ -329,10 +323,8 @@ def correct_outcome(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))  # checked before anything was changed
         else:
-            db.session.commit()
-            flash("Outcome corrected. The outcome as it was and your reason are in the "
-                  "history.", "success")
-            return redirect(url_for(".detail", shortlist_id=shortlist.id), code=303)
+            return _saved("Outcome corrected. The outcome as it was and your reason are in "
+                          "the history.", url_for(".detail", shortlist_id=shortlist_id))
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template(
         "shortlists/correct_outcome.html", shortlist=shortlist, form=form,
@@ -422,6 +414,18 @@ def _supplier_choices(form: OutcomeForm, shortlist: Shortlist) -> None:
         SelectChoice(str(e.supplier_id), names.get(e.supplier_id, str(e.supplier_id)))
         for e in entries
     ]
+
+
+def _saved(message: str, url: str) -> ResponseReturnValue:
+    """Commit the view's change, then say ``message`` and go to ``url``: both made before
+    the commit, so that a restart cutting it off still gets the right answer
+    (:func:`~web.db_setup.commit_then`)."""
+
+    def answer() -> ResponseReturnValue:
+        flash(message, "success")
+        return redirect(url, code=303)
+
+    return commit_then(answer)
 
 
 def _locked(shortlist: Shortlist) -> ResponseReturnValue:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.web.api.conftest import SEARCH, Api, ApiWorld, assert_problem, make_shortlist
+from tests.web.db_faults import cut_commit
 from tests.web.sql_recorder import statements_after_commit
 
 
@@ -208,25 +209,6 @@ def test_a_write_reads_nothing_after_its_commit(
     assert recorder.after == []
 
 
-def _cut_commit(*, went_through: bool) -> None:
-    """Commit as a database restart lets it: the commit goes through and its answer is lost
-    (``went_through``), or it is cut off before the server has it; then raise what the
-    driver raises for a connection the server closed."""
-    import sqlalchemy as sa
-    from flask import g
-
-    from web.extensions import db
-
-    if went_through:
-        db.session.commit()
-    else:
-        g.db_commit_started = True  # as the session's before_commit hook marks it
-        db.session.rollback()
-    raise sa.exc.OperationalError(
-        "COMMIT", {}, Exception("terminating connection due to administrator command"),
-        connection_invalidated=True)
-
-
 @pytest.mark.parametrize("went_through", [True, False])
 @pytest.mark.parametrize("write", ["create", "add", "remove", "lock"])
 def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
@@ -262,7 +244,7 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
         runs.append(1)
         if len(runs) > 1:
             return commit_then(answer)
-        _cut_commit(went_through=went_through)
+        cut_commit(went_through=went_through)
 
     monkeypatch.setattr(views, "_commit_then", cut_in_commit)
     response = calls[write]()
@@ -314,7 +296,7 @@ def test_an_export_cut_off_in_its_commit_runs_again_and_is_audited_once(
         runs.append(1)
         if len(runs) > 1:
             return file
-        _cut_commit(went_through=went_through)
+        cut_commit(went_through=went_through)
 
     monkeypatch.setattr(exports, "export_shortlist", cut_in_commit)
     response = api.get(f"/shortlists/{shortlist_id}/export?format=csv", token=world.member)
