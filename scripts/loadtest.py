@@ -998,7 +998,9 @@ def _machine_lines(faults: Faults) -> list[str]:
     def share(seconds: float) -> str:
         return f"{seconds:.0f} CPU-s ({seconds / total * 100:.0f} %)"
 
-    parts = [f"busy {share(busy)}, of which the gunicorn workers {share(faults.server_cpu())}"]
+    kernel = spent["system"] + spent["irq"] + spent["softirq"]
+    parts = [f"busy {share(busy)} (in the kernel {share(kernel)}), of which the gunicorn "
+             f"workers {share(faults.server_cpu())}"]
     if (faults.postgres_start and faults.postgres_end
             and faults.postgres_start[0] == faults.postgres_end[0]):
         parts.append(f"PostgreSQL {share(faults.postgres_end[1] - faults.postgres_start[1])}")
