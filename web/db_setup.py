@@ -136,6 +136,19 @@ def commit_then(answer: Callable[[], T]) -> T:
     return answer()
 
 
+def commit_then_redirect(url: str, message: str | None = None) -> Any:
+    """:func:`commit_then` with a form's usual answer: ``message`` flashed as a success (if
+    given), then a 303 to ``url``. Both are made by the caller before the commit."""
+    from flask import flash, redirect
+
+    def answer() -> Any:
+        if message:
+            flash(message, "success")
+        return redirect(url, code=303)
+
+    return commit_then(answer)
+
+
 def _commit() -> None:
     db.session.commit()
 

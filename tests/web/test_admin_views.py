@@ -633,3 +633,95 @@ def test_audit_page_filters(app_context: Flask, client: Any, signed_in: User) ->
     assert "2 events" not in filtered and "1 event." in filtered
     by_object = client.get(f"/admin/audit?object_type=supplier&object_id={supplier.id}")
     assert "1 event." in by_object.get_data(as_text=True)
+
+
+# --- a database restart cutting off a form's commit ----------------------------------------
+
+# What each write needs first, what it posts (given those ids), the message it flashes, and
+# how many of what it made or changed the database holds afterwards (one, not two).
+ADMIN_WRITES: dict[str, tuple[Any, Any, str, Any]] = {
+    "deactivate a supplier": (
+        lambda: {"supplier": make_supplier(name="Acme Roofing Ltd")},
+        lambda c, ids: c.post(f"/admin/suppliers/{ids['supplier']}/deactivate",
+                              data={"reason": "Ceased trading"}),
+        "Acme Roofing Ltd has been deactivated.",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(Supplier)
+                                      .where(Supplier.active.is_(False)))),
+    "add a lot": (
+        lambda: {"framework": make_framework(lots=("L1",))},
+        lambda c, ids: c.post("/admin/lots/new", data={
+            "framework_id": str(ids["framework"]), "code": "L9", "name": "Lifts",
+            "description": ""}),
+        "Added lot L9: Lifts.",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(Lot)
+                                      .where(Lot.code == "L9"))),
+    "add an organisation": (
+        lambda: {},
+        lambda c, ids: c.post("/admin/organisations/new",
+                              data={"name": "Knowsley Homes", "type": "housing"}),
+        "Added Knowsley Homes.",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(MemberOrganisation)
+                                      .where(MemberOrganisation.name == "Knowsley Homes"))),
+    "add a site": (
+        lambda: {"organisation": make_organisation()},
+        lambda c, ids: c.post(f"/admin/organisations/{ids['organisation']}/sites/new",
+                              data={"name": "Depot", "postcode": VALID_POSTCODE}),
+        f"Added the site Depot ({VALID_POSTCODE}).",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(Site))),
+    "add a user": (
+        lambda: {"organisation": make_organisation()},
+        lambda c, ids: c.post("/admin/users/new", data={
+            "name": "New User", "email": "new@member.example", "role": "member",
+            "organisation_id": str(ids["organisation"]), "password": "long enough pass"}),
+        "Added New User (new@member.example).",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(User)
+                                      .where(User.email == "new@member.example"))),
+    "deactivate a user": (
+        lambda: {"user": make_user(name="Bo Member")},
+        lambda c, ids: c.post(f"/admin/users/{ids['user']}/deactivate"),
+        "Bo Member has been deactivated.",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(User)
+                                      .where(User.active.is_(False)))),
+}
+
+
+@pytest.mark.parametrize("went_through", [True, False, None],
+                         ids=["went through", "cut before", "not cut"])
+@pytest.mark.parametrize("write", list(ADMIN_WRITES))
+def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
+    app_context: Flask, client: Any, signed_in: User, monkeypatch: pytest.MonkeyPatch,
+    write: str, went_through: bool | None,
+) -> None:
+    """Framework staff's forms make their answer before they commit and read nothing after
+    it. A restart cutting the commit off: went through, that answer stands (the write's
+    first audit event shows it was kept); cut before, the form's write runs again. Either
+    way the change is made once. Before, each answered 503 when cut."""
+    from tests.web.db_faults import cut_commit
+    from tests.web.sql_recorder import statements_after_commit
+    from web import db_setup
+
+    make, post, message, count = ADMIN_WRITES[write]
+    ids = {name: made.id for name, made in make().items()}
+    db.session.commit()
+    runs: list[int] = []
+    commit = db_setup._commit
+
+    def cut_the_first_commit() -> None:
+        runs.append(1)
+        if len(runs) > 1 or went_through is None:
+            return commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    with statements_after_commit(db.engine) as recorder:
+        response = post(client, ids)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert len(runs) == (2 if went_through is False else 1)
+    if went_through is None:
+        assert recorder.after == []
+    elif went_through:  # the one statement after it: the look-up of its first audit event
+        assert [s.split()[1] for s in recorder.after] == ["audit_events.id,"]
+    with client.session_transaction() as session:
+        assert session.get("_flashes") == [("success", message)]
+    db.session.expire_all()
+    assert count(ids) == 1

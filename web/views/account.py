@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
@@ -10,6 +10,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from web.auth import login_required
+from web.db_setup import commit_then_redirect
 from web.extensions import db
 from web.forms.validators import NoControlCharacters
 from web.services import tokens as service
@@ -72,6 +73,6 @@ def revoke(token_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     if service.revoke_token(token):
-        db.session.commit()
-        flash(f"Token “{token.name}” revoked: it no longer works.", "success")
+        return commit_then_redirect(url_for(".tokens"),
+                                    f"Token “{token.name}” revoked: it no longer works.")
     return redirect(url_for(".tokens"), code=303)

@@ -33,6 +33,7 @@ from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
 from web.auth import admin_required
+from web.db_setup import commit_then_redirect
 from web.extensions import db
 from web.forms.admin import (
     AuditFilterForm,
@@ -177,9 +178,8 @@ def edit_supplier(supplier_id: int) -> ResponseReturnValue:
             except service.AdminError as error:
                 form.form_errors.append(str(error))
             else:
-                db.session.commit()
-                flash("Changes saved." if changes else "Nothing changed.", "success")
-                return redirect(url_for(".supplier", supplier_id=supplier.id), code=303)
+                return commit_then_redirect(url_for(".supplier", supplier_id=supplier_id),
+                                            "Changes saved." if changes else "Nothing changed.")
     return _form_page("admin/supplier_edit.html", form, supplier=supplier)
 
 
@@ -207,9 +207,8 @@ def _activation(supplier_id: int, operation: Callable[..., None],
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash(f"{supplier.name} has been {done}.", "success")
-            return redirect(url_for(".supplier", supplier_id=supplier.id), code=303)
+            return commit_then_redirect(url_for(".supplier", supplier_id=supplier_id),
+                                        f"{supplier.name} has been {done}.")
     return _form_page("admin/supplier_activation.html", form, supplier=supplier,
                       deactivating=done == "deactivated")
 
@@ -403,12 +402,13 @@ def merge(first_id: int, second_id: int) -> ResponseReturnValue:
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
             moved = len(result.repointed_entries) + len(result.removed_entries)
-            flash(f"Merged {merged.name} into {survivor.name}."
-                  + (f" {moved} shortlist entr{'ies' if moved != 1 else 'y'} updated." if moved
-                     else ""), "success")
-            return redirect(url_for(".supplier", supplier_id=survivor.id), code=303)
+            return commit_then_redirect(
+                url_for(".supplier", supplier_id=survivor.id),
+                f"Merged {merged.name} into {survivor.name}."
+                + (f" {moved} shortlist entr{'ies' if moved != 1 else 'y'} updated." if moved
+                   else ""),
+            )
     return _pair_page(first, second, form, NotDuplicateForm(prefix="nd", formdata=None))
 
 
@@ -424,10 +424,9 @@ def not_duplicate(first_id: int, second_id: int) -> ResponseReturnValue:
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash(f"{first.name} and {second.name} will not be suggested as duplicates again.",
-                  "success")
-            return redirect(url_for(".duplicates"), code=303)
+            return commit_then_redirect(
+                url_for(".duplicates"),
+                f"{first.name} and {second.name} will not be suggested as duplicates again.")
     merge_form = _merge_form(first, second)
     merge_form.process(formdata=None)
     return _pair_page(first, second, merge_form, form)
@@ -468,9 +467,7 @@ def new_lot() -> ResponseReturnValue:
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash(f"Added lot {lot.code}: {lot.name}.", "success")
-            return redirect(url_for(".lots"), code=303)
+            return commit_then_redirect(url_for(".lots"), f"Added lot {lot.code}: {lot.name}.")
     return _form_page("admin/lot_form.html", form, lot=None)
 
 
@@ -490,9 +487,8 @@ def edit_lot(lot_id: int) -> ResponseReturnValue:
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash("Lot saved." if changes else "Nothing changed.", "success")
-            return redirect(url_for(".lots"), code=303)
+            return commit_then_redirect(url_for(".lots"),
+                                        "Lot saved." if changes else "Nothing changed.")
     return _form_page("admin/lot_form.html", form, lot=lot)
 
 
@@ -520,10 +516,9 @@ def new_catalogue_version() -> ResponseReturnValue:
         except service.AdminError as error:
             add_error(form.catalogue_json, str(error))
         else:
-            db.session.commit()
-            flash(f"Published catalogue version {published.version}; new searches use it.",
-                  "success")
-            return redirect(url_for(".catalogue"), code=303)
+            return commit_then_redirect(
+                url_for(".catalogue"),
+                f"Published catalogue version {published.version}; new searches use it.")
     return _form_page("admin/catalogue_new.html", form)
 
 
@@ -558,9 +553,9 @@ def new_organisation() -> ResponseReturnValue:
         except service.AdminError as error:
             add_error(form.name, str(error))
         else:
-            db.session.commit()
-            flash(f"Added {organisation.name}.", "success")
-            return redirect(url_for(".organisation", organisation_id=organisation.id), code=303)
+            return commit_then_redirect(
+                url_for(".organisation", organisation_id=organisation.id),
+                f"Added {organisation.name}.")
     return _form_page("admin/organisation_form.html", form, organisation=None)
 
 
@@ -589,9 +584,9 @@ def edit_organisation(organisation_id: int) -> ResponseReturnValue:
         except service.AdminError as error:
             add_error(form.name, str(error))
         else:
-            db.session.commit()
-            flash("Organisation saved." if changes else "Nothing changed.", "success")
-            return redirect(url_for(".organisation", organisation_id=organisation.id), code=303)
+            return commit_then_redirect(
+                url_for(".organisation", organisation_id=organisation_id),
+                "Organisation saved." if changes else "Nothing changed.")
     return _form_page("admin/organisation_form.html", form, organisation=organisation)
 
 
@@ -613,10 +608,9 @@ def new_site(organisation_id: int) -> ResponseReturnValue:
             except service.AdminError as error:
                 add_error(form.name, str(error))
             else:
-                db.session.commit()
-                flash(f"Added the site {site.name} ({site.postcode}).", "success")
-                return redirect(url_for(".organisation", organisation_id=organisation.id),
-                                code=303)
+                return commit_then_redirect(
+                    url_for(".organisation", organisation_id=organisation_id),
+                    f"Added the site {site.name} ({site.postcode}).")
     return _form_page("admin/site_form.html", form, organisation=organisation)
 
 
@@ -633,9 +627,8 @@ def remove_site(organisation_id: int, site_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         name = site.name
         service.remove_site(site, actor=g.user)
-        db.session.commit()
-        flash(f"Removed the site {name}.", "success")
-        return redirect(url_for(".organisation", organisation_id=organisation.id), code=303)
+        return commit_then_redirect(url_for(".organisation", organisation_id=organisation_id),
+                                    f"Removed the site {name}.")
     return render_template("admin/site_remove.html", form=form, organisation=organisation,
                            site=site)
 
@@ -677,9 +670,7 @@ def new_user() -> ResponseReturnValue:
         except service.AdminError as error:
             form.form_errors.append(str(error))
         else:
-            db.session.commit()
-            flash(f"Added {user.name} ({user.email}).", "success")
-            return redirect(url_for(".users"), code=303)
+            return commit_then_redirect(url_for(".users"), f"Added {user.name} ({user.email}).")
     return _form_page("admin/user_form.html", form)
 
 
@@ -706,10 +697,10 @@ def _user_active(user_id: int, *, active: bool) -> ResponseReturnValue:
     except service.AdminError as error:
         flash(str(error))
     else:
-        db.session.commit()
-        if changed:
-            flash(f"{user.name} has been {'reactivated' if active else 'deactivated'}.",
-                  "success")
+        return commit_then_redirect(
+            url_for(".users"),
+            f"{user.name} has been {'reactivated' if active else 'deactivated'}." if changed
+            else None)
     return redirect(url_for(".users"), code=303)
 
 

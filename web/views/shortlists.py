@@ -31,7 +31,7 @@ from werkzeug.routing import BuildError
 from wtforms.fields.choices import SelectChoice
 
 from web.auth import login_required
-from web.db_setup import commit_then, safe_to_run_again
+from web.db_setup import commit_then_redirect, safe_to_run_again
 from web.extensions import db
 from web.forms.search import load_search_choices, make_search_form
 from web.forms.shortlists import (
@@ -153,7 +153,7 @@ def add_entry() -> ResponseReturnValue:
             "so it has no score."
         )
     back = _results_url(form.search.data) if form.search.data else None
-    return _saved(message, back or detail_url)
+    return commit_then_redirect(back or detail_url, message)
 
 
 @bp.get("/<int:shortlist_id>")
@@ -206,8 +206,8 @@ def edit(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            return _saved("Changes saved." if changes else "Nothing changed.",
-                          url_for(".detail", shortlist_id=shortlist_id))
+            return commit_then_redirect(url_for(".detail", shortlist_id=shortlist_id),
+                                        "Changes saved." if changes else "Nothing changed.")
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template("shortlists/edit.html", shortlist=shortlist, form=form), status
 
@@ -231,9 +231,9 @@ def remove_entry(shortlist_id: int, entry_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            return _saved(
-                f"Removed {supplier.name if supplier else 'the supplier'} from the shortlist.",
+            return commit_then_redirect(
                 url_for(".detail", shortlist_id=shortlist_id),
+                f"Removed {supplier.name if supplier else 'the supplier'} from the shortlist.",
             )
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template(
@@ -256,8 +256,8 @@ def lock(shortlist_id: int) -> ResponseReturnValue:
             db.session.rollback()
             flash(str(error), "error")
             return redirect(url_for(".detail", shortlist_id=shortlist_id), code=303)
-        return _saved(f"Shortlist “{shortlist.name}” is locked.",
-                      url_for(".detail", shortlist_id=shortlist_id))
+        return commit_then_redirect(url_for(".detail", shortlist_id=shortlist_id),
+                                    f"Shortlist “{shortlist.name}” is locked.")
     return render_template(
         "shortlists/lock.html", shortlist=shortlist, form=form,
         entries=service.active_entries(shortlist),
@@ -286,7 +286,8 @@ def outcome(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))
         else:
-            return _saved("Outcome recorded.", url_for(".detail", shortlist_id=shortlist_id))
+            return commit_then_redirect(url_for(".detail", shortlist_id=shortlist_id),
+                                        "Outcome recorded.")
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template("shortlists/outcome.html", shortlist=shortlist, form=form), status
 
@@ -323,8 +324,10 @@ def correct_outcome(shortlist_id: int) -> ResponseReturnValue:
         except service.ShortlistError as error:
             form.form_errors.append(str(error))  # checked before anything was changed
         else:
-            return _saved("Outcome corrected. The outcome as it was and your reason are in "
-                          "the history.", url_for(".detail", shortlist_id=shortlist_id))
+            return commit_then_redirect(
+                url_for(".detail", shortlist_id=shortlist_id),
+                "Outcome corrected. The outcome as it was and your reason are in the history.",
+            )
     status = FORM_ERROR_STATUS if form.errors else 200
     return render_template(
         "shortlists/correct_outcome.html", shortlist=shortlist, form=form,
@@ -414,18 +417,6 @@ def _supplier_choices(form: OutcomeForm, shortlist: Shortlist) -> None:
         SelectChoice(str(e.supplier_id), names.get(e.supplier_id, str(e.supplier_id)))
         for e in entries
     ]
-
-
-def _saved(message: str, url: str) -> ResponseReturnValue:
-    """Commit the view's change, then say ``message`` and go to ``url``: both made before
-    the commit, so that a restart cutting it off still gets the right answer
-    (:func:`~web.db_setup.commit_then`)."""
-
-    def answer() -> ResponseReturnValue:
-        flash(message, "success")
-        return redirect(url, code=303)
-
-    return commit_then(answer)
 
 
 def _locked(shortlist: Shortlist) -> ResponseReturnValue:
