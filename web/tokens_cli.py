@@ -28,7 +28,7 @@ def tokens_create(email: str, name: str) -> None:
 
     user = _user_by_email(email)
     try:
-        token, secret = create_token(user, name=name)
+        token, secret = create_token(user, name=name, by_system=True)
     except TokenError as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
@@ -66,7 +66,7 @@ def tokens_revoke(token_id: int) -> None:
     token = get_token(token_id)
     if token is None:
         raise click.ClickException(f"no token with id {token_id}")
-    if not revoke_token(token):
+    if not revoke_token(token, by_system=True):
         click.echo(f"Token {token_id} was already revoked.")
         return
     db.session.commit()

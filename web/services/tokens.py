@@ -18,6 +18,7 @@ import sqlalchemy.orm as so
 from web.extensions import db
 from web.models import ApiToken, User
 from web.models.base import utcnow
+from web.services.audit import record_event
 from web.services.versions import remember_version, with_version
 
 __all__ = [
@@ -59,11 +60,12 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(user: User, *, name: str) -> tuple[ApiToken, str]:
-    """Create and flush a token for ``user``; return it and its secret.
+def create_token(user: User, *, name: str, by_system: bool = False) -> tuple[ApiToken, str]:
+    """Create and flush a token for ``user``, audited as ``api_token.created`` (by the user,
+    or by the system when ``by_system``: the command line); return it and its secret.
 
     The secret is returned this once and never stored: whoever creates the token must copy
-    it now.
+    it now. The audit event names the token by its id, name and shown prefix only.
 
     :raise TokenError: an empty or too long name, or a deactivated user.
     """
@@ -81,6 +83,7 @@ def create_token(user: User, *, name: str) -> tuple[ApiToken, str]:
     )
     db.session.add(token)
     db.session.flush()
+    _record(token, "api_token.created", actor=None if by_system else user)
     return token, secret
 
 
@@ -102,13 +105,22 @@ def get_token(token_id: int, *, user: User | None = None) -> ApiToken | None:
     return token
 
 
-def revoke_token(token: ApiToken) -> bool:
-    """Revoke ``token`` for good and flush; return False if it was already revoked."""
+def revoke_token(token: ApiToken, *, by_system: bool = False) -> bool:
+    """Revoke ``token`` for good and flush, audited as ``api_token.revoked`` (by its user,
+    or by the system when ``by_system``); return False if it was already revoked."""
     if token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
     db.session.flush()
+    _record(token, "api_token.revoked", actor=None if by_system else token.user)
     return True
+
+
+def _record(token: ApiToken, action: str, *, actor: User | None) -> None:
+    record_event(action, actor=actor, organisation_id=token.user.organisation_id,
+                 object_type="api_token", object_id=token.id,
+                 details={"name": token.name, "prefix": token.prefix,
+                          "user_id": token.user_id})
 
 
 def authenticate(secret: str) -> ApiToken | None:

@@ -10,9 +10,9 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from web.auth import login_required
-from web.db_setup import commit_then_redirect
-from web.extensions import db
+from web.db_setup import commit_then, commit_then_redirect
 from web.forms.validators import NoControlCharacters
+from web.models import ApiToken
 from web.services import tokens as service
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -50,8 +50,15 @@ def tokens() -> ResponseReturnValue:
         except service.TokenError as error:
             form.name.errors = [str(error)]
         else:
-            db.session.commit()
-            form = CreateTokenForm(formdata=None)
+            # The page (with the new token, flushed) is made before the commit, so that a
+            # restart cutting the commit off still shows the secret of the token it kept
+            page = _tokens_page(CreateTokenForm(formdata=None), secret, created)
+            return commit_then(lambda: page)
+    return _tokens_page(form, secret, created)
+
+
+def _tokens_page(form: CreateTokenForm, secret: str | None,
+                 created: ApiToken | None) -> ResponseReturnValue:
     status = 400 if form.errors else 200
     response = render_template(
         "account/tokens.html", form=form, tokens=service.list_tokens(g.user), secret=secret,

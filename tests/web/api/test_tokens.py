@@ -161,3 +161,87 @@ def test_another_users_token_cannot_be_revoked(app: Flask, client, auth) -> None
     assert client.post("/account/tokens/99999999999/revoke").status_code == 404
     with app.app_context():
         assert service.authenticate(secret) is not None
+
+
+def test_creating_and_revoking_are_audited_without_the_secret(
+    app: Flask, runner: FlaskCliRunner, client, auth  # type: ignore[no-untyped-def]
+) -> None:
+    from web.models import AuditEvent
+
+    with app.app_context():
+        user = make_user(email="ada@member.example")
+        db.session.commit()
+        user_id, organisation_id = user.id, user.organisation_id
+        auth.login_as(user)
+    page = client.post("/account/tokens", data={"name": "Repairs system"})
+    secret = page.get_data(as_text=True).split('id="token-secret">', 1)[1].split("<", 1)[0]
+    with app.app_context():
+        token_id = db.session.scalar(sa.select(ApiToken.id))
+    assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 303
+    made = runner.invoke(tokens_group, ["create", "ada@member.example", "--name", "Batch"])
+    assert made.exit_code == 0, made.output
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+        rows = [(e.action, e.actor_id, e.organisation_id, e.object_type, e.details["name"])
+                for e in events]
+        texts = [str(e.details) for e in events]
+        db.session.remove()
+    assert rows == [
+        ("api_token.created", user_id, organisation_id, "api_token", "Repairs system"),
+        ("api_token.revoked", user_id, organisation_id, "api_token", "Repairs system"),
+        ("api_token.created", None, organisation_id, "api_token", "Batch"),  # the system
+    ]
+    assert not any(secret in text or secret[10:20] in text for text in texts)
+
+
+@pytest.mark.parametrize("went_through", [True, False], ids=["went through", "cut before"])
+@pytest.mark.parametrize("write", ["create", "revoke"])
+def test_a_token_write_cut_off_in_its_commit_answers_as_it_would_have_once(
+    app: Flask, client, auth, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    write: str, went_through: bool,
+) -> None:
+    """Cut off in its commit by a database restart: went through, the page made before it
+    is the answer (creating: the secret of the one token kept); cut before, the write runs
+    again. One token is made or revoked, with one event."""
+    from tests.web.db_faults import cut_commit
+    from web import db_setup
+    from web.models import AuditEvent
+
+    with app.app_context():
+        user = make_user()
+        token, _ = service.create_token(user, name="Old")
+        db.session.commit()
+        token_id = token.id
+        auth.login_as(user)
+        events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    runs: list[int] = []
+    commit = db_setup._commit
+
+    def cut_the_first_commit() -> None:
+        runs.append(1)
+        if len(runs) > 1:
+            return commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    if write == "create":
+        response = client.post("/account/tokens", data={"name": "Repairs system"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+    else:
+        response = client.post(f"/account/tokens/{token_id}/revoke")
+        assert response.status_code == 303
+    assert len(runs) == (1 if went_through else 2)
+    with app.app_context():
+        tokens = db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)).all()
+        events = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)
+                                    .offset(events_before)).all()
+        if write == "create":
+            assert [t.name for t in tokens] == ["Old", "Repairs system"]
+            html = response.get_data(as_text=True)
+            secret = html.split('id="token-secret">', 1)[1].split("<", 1)[0]
+            assert service.authenticate(secret) is not None  # the secret shown is the one kept
+            assert events == ["api_token.created"]
+        else:
+            assert tokens[0].revoked_at is not None
+            assert events == ["api_token.revoked"]
+        db.session.remove()
