@@ -11,14 +11,23 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, abort, g, redirect, request, session, url_for
 
 from web.extensions import db
 from web.models import User
+from web.services.versions import remember_version, with_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "user_id"
+# With the organisation: every signed-in page's header names it. And the matching index's
+# data version, which most pages need next (the search form's choices, the results, the
+# register's size on the home page): one query, not two.
+_USER_BY_ID = with_version(
+    sa.select(User).options(so.joinedload(User.organisation))
+    .where(User.id == sa.bindparam("user_id"))
+)
 
 
 def init_app(app: Flask) -> None:
@@ -29,9 +38,12 @@ def init_app(app: Flask) -> None:
 
 def _load_user() -> None:
     user_id = session.get(SESSION_KEY)
-    # With the organisation: every signed-in page's header names it.
-    user = (db.session.get(User, user_id, options=[so.joinedload(User.organisation)])
-            if isinstance(user_id, int) else None)
+    row = (db.session.execute(_USER_BY_ID, {"user_id": user_id}).first()
+           if isinstance(user_id, int) else None)
+    user = None
+    if row is not None:
+        remember_version(row)
+        user = row[0]
     g.user = user if user is not None and user.active else None
 
 

@@ -164,3 +164,25 @@ def test_account_partial(app, client, auth, member, app_context) -> None:  # typ
         html = render_template("auth/_account.html", current_user=user)
     assert "Sam Member" in html and user.organisation.name in html
     assert 'action="/sign-out"' in html and 'name="csrf_token"' in html
+
+
+def test_a_signed_in_page_reads_the_data_version_with_its_user(  # type: ignore[no-untyped-def]
+    client, auth, member, app_context, sql_statements
+) -> None:
+    from web.models import User
+    from web.services.versions import bump_version, version_token
+
+    bump_version()  # a version with a time stamp, as a register has
+    db.session.commit()
+    auth.login_as(db.session.get(User, member["id"]))
+    assert client.get("/").status_code == 200  # counts the register once per version
+    current = version_token()
+    db.session.rollback()
+    sql_statements.clear()
+    page = client.get("/")
+    assert page.status_code == 200 and "Sam Member" in page.get_data(as_text=True)
+    version_reads = [s for s in sql_statements if "data_versions" in s]
+    assert len(version_reads) == 1 and "users" in version_reads[0]
+    # the version read that way is the one the register's count was kept under: no recount
+    assert not any("from suppliers" in s.lower() for s in sql_statements)
+    assert version_token() == current
