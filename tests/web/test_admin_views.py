@@ -725,3 +725,36 @@ def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
         assert session.get("_flashes") == [("success", message)]
     db.session.expire_all()
     assert count(ids) == 1
+
+
+@pytest.mark.parametrize("went_through", [True, False], ids=["went through", "cut before"])
+def test_an_import_cut_off_in_its_commit_is_kept_once(
+    app: Flask, app_context: Flask, client: Any, signed_in: User,
+    monkeypatch: pytest.MonkeyPatch, went_through: bool,
+) -> None:
+    """The result page is made before the commit and the upload kept until after it: cut
+    off, the import either stands (went through) or runs again from the same upload."""
+    from tests.web.db_faults import cut_commit
+    from web import db_setup
+
+    token = _token(_upload(client, GOOD_CSV).get_data(as_text=True))
+    runs: list[int] = []
+    commit = db_setup._commit
+
+    def cut_the_first_commit() -> None:
+        runs.append(1)
+        if len(runs) > 1:
+            return commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    response = client.post("/admin/suppliers/import/confirm",
+                           data={"token": token, "skip_invalid": ""})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "Import complete" in response.get_data(as_text=True)
+    assert len(runs) == (1 if went_through else 2)
+    db.session.expire_all()
+    assert _count_suppliers() == 2
+    assert _uploads(app) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "suppliers.imported")) == 1

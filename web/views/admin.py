@@ -33,7 +33,7 @@ from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
 from web.auth import admin_required
-from web.db_setup import commit_then_redirect
+from web.db_setup import commit_then, commit_then_redirect
 from web.extensions import db
 from web.forms.admin import (
     AuditFilterForm,
@@ -300,16 +300,21 @@ def import_confirm() -> ResponseReturnValue:
             "admin/import_report.html", report=report, filename=filename, token=token,
             skip_invalid=skip_invalid, form=ImportConfirmForm(formdata=None), changed=True,
         ), 409
-    if report.written:
-        service.record_import(g.user, filename=filename, report=report,
-                              skip_invalid=skip_invalid)
-        db.session.commit()
-    else:
-        db.session.rollback()
-    service.discard_upload(folder, token)
-    _write_rejects(report, folder, token)
-    return render_template("admin/import_result.html", report=report, filename=filename,
+    page = render_template("admin/import_result.html", report=report, filename=filename,
                            token=token)
+
+    def done() -> str:
+        service.discard_upload(folder, token)
+        _write_rejects(report, folder, token)
+        return page
+
+    if not report.written:
+        db.session.rollback()
+        return done()
+    service.record_import(g.user, filename=filename, report=report, skip_invalid=skip_invalid)
+    # The page is made before the commit, and the upload kept until after it: cut off in
+    # the commit, the import runs again from the same upload if nothing was kept
+    return commit_then(done)
 
 
 def _write_rejects(report: ImportReport, folder: Path, token: str) -> None:
