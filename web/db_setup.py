@@ -149,6 +149,17 @@ def commit_then_redirect(url: str, message: str | None = None) -> Any:
     return commit_then(answer)
 
 
+def commit_idempotent() -> None:
+    """Commit a write that comes out the same when done twice (an API token's last use,
+    to the minute). A view cut off in this commit, or after it before committing its own
+    change, runs again as if nothing had been committed: done again, the write changes
+    nothing."""
+    g.db_commit_idempotent = True
+    _commit()
+    g.db_commit_idempotent = False
+    g.db_commit_started = False
+
+
 def _commit() -> None:
     db.session.commit()
 
@@ -176,7 +187,8 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except DBAPIError as error:
-            committing = bool(g.get("db_commit_started"))
+            committing = bool(g.get("db_commit_started")) and not g.pop(
+                "db_commit_idempotent", False)
             answer = g.pop("db_answer_if_committed", None)
             # Cut off in a commit_then: its first audit event will tell whether it went through
             knowable = committing and answer is not None and request_keys_mark() > mark

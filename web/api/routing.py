@@ -21,7 +21,7 @@ from werkzeug.datastructures import WWWAuthenticate
 
 from web.api.problems import ApiProblem, field_errors
 from web.api.schemas import MAX_ID
-from web.extensions import db
+from web.db_setup import commit_idempotent
 from web.models import User
 
 __all__ = ["OPERATIONS", "Operation", "api_user", "operation"]
@@ -151,7 +151,7 @@ def _authenticate() -> User:
     if token is None:
         raise _unauthorized("The API token is unknown or revoked.", error="invalid_token")
     if touch_token(token):
-        db.session.commit()
+        commit_idempotent()
     g.api_user = token.user
     g.api_token_id = token.id
     return token.user

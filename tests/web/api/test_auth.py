@@ -88,3 +88,49 @@ def test_the_api_is_exempt_from_csrf(app: Flask, world: ApiWorld) -> None:
     assert response.status_code == 200, response.get_json()
     with csrf_app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("cut", ["touch went through", "touch cut before", "read after it"])
+def test_a_cut_around_noting_a_tokens_use_runs_the_call_again(
+    app: Flask, api: Api, world: ApiWorld, monkeypatch: pytest.MonkeyPatch, cut: str
+) -> None:
+    """Noting a token's last use commits, and doing it twice changes nothing. So a call cut
+    off in that commit, or in a read after it, runs again like any call cut off before
+    committing: before, a read-only call answered 503 there (a commit had begun)."""
+    import sqlalchemy as sa
+
+    from tests.web.db_faults import cut_commit
+    from web import db_setup
+
+    runs: list[str] = []
+    if cut == "read after it":
+        paginate = db.paginate
+
+        def cut_read(*args, **kwargs):  # type: ignore[no-untyped-def]
+            runs.append("read")
+            if len(runs) == 1:
+                db.session.rollback()
+                raise sa.exc.OperationalError("SELECT …", {}, Exception(
+                    "terminating connection due to administrator command"),
+                    connection_invalidated=True)
+            return paginate(*args, **kwargs)
+
+        monkeypatch.setattr(db, "paginate", cut_read)
+    else:
+        commit = db_setup._commit
+
+        def cut_touch() -> None:
+            runs.append("commit")
+            if len(runs) > 1:
+                return commit()
+            cut_commit(went_through=cut == "touch went through")
+
+        monkeypatch.setattr(db_setup, "_commit", cut_touch)
+    response = api.get("/suppliers", token=world.member)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(runs) == (1 if cut == "touch went through" else 2)
+    with app.app_context():
+        token = db.session.scalar(sa.select(ApiToken).join(User).where(
+            User.id == world.member_id, ApiToken.revoked_at.is_(None)))
+        assert token is not None and token.last_used_at is not None
+        db.session.remove()
