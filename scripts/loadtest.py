@@ -57,6 +57,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,8 +307,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, name, the fields of /proc/<pid>/stat after the name) of every process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -315,11 +316,13 @@ def _children(pid: int) -> list[int]:
             with open(f"/proc/{entry}/stat") as handle:
                 stat = handle.read()
         except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
+            continue  # ended meanwhile
+        yield (int(entry), stat[stat.find("(") + 1:stat.rfind(")")],
+               stat[stat.rfind(")") + 2:].split())
+
+
+def _children(pid: int) -> list[int]:
+    return sorted(child for child, _name, fields in _processes() if int(fields[1]) == pid)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -341,7 +344,8 @@ def _machine_cpu() -> dict[str, float]:
     with open("/proc/stat") as handle:
         fields = handle.readline().split()[1:1 + len(MACHINE_CPU_STATES)]
     tick = os.sysconf("SC_CLK_TCK")
-    return {state: int(value) / tick for state, value in zip(MACHINE_CPU_STATES, fields)}
+    return {state: int(value) / tick
+            for state, value in zip(MACHINE_CPU_STATES, fields, strict=True)}
 
 
 def _postgres_cpu() -> tuple[int, float] | None:
@@ -352,18 +356,9 @@ def _postgres_cpu() -> tuple[int, float] | None:
     total = 0.0
     postmaster = None
     tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        name = stat[stat.find("(") + 1:stat.rfind(")")]
+    for pid, name, fields in _processes():
         if name != "postgres":
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
         total += (int(fields[11]) + int(fields[12])) / tick
         parent = int(fields[1])
         try:
@@ -372,7 +367,7 @@ def _postgres_cpu() -> tuple[int, float] | None:
         except OSError:
             parent_name = ""
         if parent_name != "postgres":  # the postmaster: its children's ended CPU is its own
-            postmaster = int(entry)
+            postmaster = pid
             total += (int(fields[13]) + int(fields[14])) / tick
     return (postmaster, total) if postmaster is not None else None
 

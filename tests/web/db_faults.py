@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from flask import g
 
@@ -20,3 +21,23 @@ def cut_commit(*, went_through: bool) -> None:
     raise sa.exc.OperationalError(
         "COMMIT", {}, Exception("terminating connection due to administrator command"),
         connection_invalidated=True)
+
+
+def cut_first_commit(monkeypatch: pytest.MonkeyPatch, *,
+                     went_through: bool | None) -> list[int]:
+    """Make the first commit made through :mod:`web.db_setup`'s helpers (``commit_then``,
+    ``commit_idempotent``) be cut off as :func:`cut_commit` does (``None``: not cut), and
+    the later ones commit. Returns the list of commits tried, one item each."""
+    from web import db_setup
+
+    tried: list[int] = []
+    commit = db_setup._commit
+
+    def cut_the_first() -> None:
+        tried.append(1)
+        if len(tried) > 1 or went_through is None:
+            return commit()
+        cut_commit(went_through=went_through)
+
+    monkeypatch.setattr(db_setup, "_commit", cut_the_first)
+    return tried

@@ -696,23 +696,13 @@ def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
     it. A restart cutting the commit off: went through, that answer stands (the write's
     first audit event shows it was kept); cut before, the form's write runs again. Either
     way the change is made once. Before, each answered 503 when cut."""
-    from tests.web.db_faults import cut_commit
+    from tests.web.db_faults import cut_first_commit
     from tests.web.sql_recorder import statements_after_commit
-    from web import db_setup
 
     make, post, message, count = ADMIN_WRITES[write]
     ids = {name: made.id for name, made in make().items()}
     db.session.commit()
-    runs: list[int] = []
-    commit = db_setup._commit
-
-    def cut_the_first_commit() -> None:
-        runs.append(1)
-        if len(runs) > 1 or went_through is None:
-            return commit()
-        cut_commit(went_through=went_through)
-
-    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    runs = cut_first_commit(monkeypatch, went_through=went_through)
     with statements_after_commit(db.engine) as recorder:
         response = post(client, ids)
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -734,20 +724,10 @@ def test_an_import_cut_off_in_its_commit_is_kept_once(
 ) -> None:
     """The result page is made before the commit and the upload kept until after it: cut
     off, the import either stands (went through) or runs again from the same upload."""
-    from tests.web.db_faults import cut_commit
-    from web import db_setup
+    from tests.web.db_faults import cut_first_commit
 
     token = _token(_upload(client, GOOD_CSV).get_data(as_text=True))
-    runs: list[int] = []
-    commit = db_setup._commit
-
-    def cut_the_first_commit() -> None:
-        runs.append(1)
-        if len(runs) > 1:
-            return commit()
-        cut_commit(went_through=went_through)
-
-    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    runs = cut_first_commit(monkeypatch, went_through=went_through)
     response = client.post("/admin/suppliers/import/confirm",
                            data={"token": token, "skip_invalid": ""})
     assert response.status_code == 200, response.get_data(as_text=True)

@@ -380,7 +380,7 @@ def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
 ) -> None:
     from flask import jsonify
 
-    from tests.web.db_faults import cut_commit
+    from tests.web.db_faults import cut_first_commit
     from web import db_setup
     from web.models import AuditEvent
     from web.services.audit import record_event
@@ -388,7 +388,6 @@ def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
     second = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                          "SECRET_KEY": "k" * 32}, instance_path=str(tmp_path))
     runs: list[int] = []
-    commits: list[int] = []
 
     def write() -> Any:
         runs.append(1)
@@ -398,13 +397,7 @@ def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
         return db_setup.commit_then(
             lambda: jsonify(said="answer made before the commit", runs=len(runs)))
 
-    def cut_the_first() -> None:
-        commits.append(1)
-        if len(commits) > 1:
-            return db.session.commit()
-        cut_commit(went_through=went_through)
-
-    monkeypatch.setattr(db_setup, "_commit", cut_the_first)
+    cut_first_commit(monkeypatch, went_through=went_through)
     second.add_url_rule("/__write", view_func=write)
     db_setup.retry_views_after_disconnect(second)
     response = second.test_client().get("/__write")

@@ -17,10 +17,9 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
 from tests.conftest import AuthActions
-from tests.web.test_shortlists_service import SEARCH, World, make_world
-from tests.web.db_faults import cut_commit
+from tests.web.db_faults import cut_first_commit
 from tests.web.sql_recorder import statements_after_commit
-from web import db_setup
+from tests.web.test_shortlists_service import SEARCH, World, make_world
 from web.extensions import db
 from web.forms import search as search_form
 from web.models import AuditEvent, Shortlist, ShortlistEntry, ShortlistStatus, Site
@@ -263,16 +262,7 @@ def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
     shortlist_id = _starting_shortlist(ids, start)
     events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
     _login(auth, ids.user)
-    commit = db_setup._commit
-    runs: list[int] = []
-
-    def cut_the_first_commit() -> None:
-        runs.append(1)
-        if len(runs) > 1:
-            return commit()
-        cut_commit(went_through=went_through)
-
-    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    runs = cut_first_commit(monkeypatch, went_through=went_through)
     response = post(client, shortlist_id, ids)
     assert response.status_code == 303, response.get_data(as_text=True)
     assert len(runs) == (1 if went_through else 2)

@@ -99,15 +99,14 @@ def test_a_cut_around_noting_a_tokens_use_runs_the_call_again(
     committing: before, a read-only call answered 503 there (a commit had begun)."""
     import sqlalchemy as sa
 
-    from tests.web.db_faults import cut_commit
-    from web import db_setup
+    from tests.web.db_faults import cut_first_commit
 
-    runs: list[str] = []
+    runs: list[int] = []
     if cut == "read after it":
         paginate = db.paginate
 
         def cut_read(*args, **kwargs):  # type: ignore[no-untyped-def]
-            runs.append("read")
+            runs.append(1)
             if len(runs) == 1:
                 db.session.rollback()
                 raise sa.exc.OperationalError("SELECT …", {}, Exception(
@@ -117,15 +116,7 @@ def test_a_cut_around_noting_a_tokens_use_runs_the_call_again(
 
         monkeypatch.setattr(db, "paginate", cut_read)
     else:
-        commit = db_setup._commit
-
-        def cut_touch() -> None:
-            runs.append("commit")
-            if len(runs) > 1:
-                return commit()
-            cut_commit(went_through=cut == "touch went through")
-
-        monkeypatch.setattr(db_setup, "_commit", cut_touch)
+        runs = cut_first_commit(monkeypatch, went_through=cut == "touch went through")
     response = api.get("/suppliers", token=world.member)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert len(runs) == (1 if cut == "touch went through" else 2)

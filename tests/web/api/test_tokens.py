@@ -203,8 +203,7 @@ def test_a_token_write_cut_off_in_its_commit_answers_as_it_would_have_once(
     """Cut off in its commit by a database restart: went through, the page made before it
     is the answer (creating: the secret of the one token kept); cut before, the write runs
     again. One token is made or revoked, with one event."""
-    from tests.web.db_faults import cut_commit
-    from web import db_setup
+    from tests.web.db_faults import cut_first_commit
     from web.models import AuditEvent
 
     with app.app_context():
@@ -214,16 +213,7 @@ def test_a_token_write_cut_off_in_its_commit_answers_as_it_would_have_once(
         token_id = token.id
         auth.login_as(user)
         events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
-    runs: list[int] = []
-    commit = db_setup._commit
-
-    def cut_the_first_commit() -> None:
-        runs.append(1)
-        if len(runs) > 1:
-            return commit()
-        cut_commit(went_through=went_through)
-
-    monkeypatch.setattr(db_setup, "_commit", cut_the_first_commit)
+    runs = cut_first_commit(monkeypatch, went_through=went_through)
     if write == "create":
         response = client.post("/account/tokens", data={"name": "Repairs system"})
         assert response.status_code == 200, response.get_data(as_text=True)
