@@ -70,7 +70,12 @@ HOST = "127.0.0.1"  # the only address this script ever sends traffic to
 FORBIDDEN_DATABASES = {"test", "fm_dev", "postgres", "template0", "template1"}
 DEFAULT_MIX = "search=75,results=12,write=9,export=4"
 EXPORT_FORMATS = (("csv", 50), ("json", 25), ("xlsx", 15), ("pdf", 10))
-EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200}
+EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200,
+                   "form": 303}
+# Kinds of --mix. "form" is not in the default mix: a member adding a supplier from a
+# results page to a new shortlist through the web form (CSRF token, session cookie), whose
+# commit goes through web.db_setup.commit_then rather than the API's path.
+MIX_KINDS = ("search", "results", "write", "export", "form")
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
 FAULTS = ("change", "kill", "restart")  # the register changes, a worker is killed, PG restarts
@@ -102,8 +107,10 @@ class Prepared:
     secret_key: str
     token: str
     cookie: str
+    csrf: str  # the form token that goes with the cookie's session
     needs: list[str]
     postcodes_sample: list[str]
+    suppliers_sample: list[int]
     suppliers: int
     prepare_s: float
 
@@ -152,7 +159,13 @@ def prepare(args: argparse.Namespace, tmp: Path) -> Prepared:
         _token, secret = create_token(user, name=f"loadtest {int(time.time())}")
         db.session.commit()
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        cookie = f"{app.config['SESSION_COOKIE_NAME']}={serializer.dumps({'user_id': user.id})}"
+        with app.test_request_context():
+            from flask import session
+            from flask_wtf.csrf import generate_csrf
+
+            session["user_id"] = user.id
+            csrf = generate_csrf()  # keeps its secret in the session, signed into the cookie
+            cookie = f"{app.config['SESSION_COOKIE_NAME']}={serializer.dumps(dict(session))}"
         capabilities = db.session.scalars(
             sa.select(Supplier.capabilities).where(Supplier.external_id.like("DEMO-%"))
         ).all()
@@ -161,11 +174,14 @@ def prepare(args: argparse.Namespace, tmp: Path) -> Prepared:
             sa.select(Supplier.postcode).where(Supplier.postcode.is_not(None))
             .order_by(Supplier.id).limit(5000)
         )))
+        suppliers_sample = list(db.session.scalars(
+            sa.select(Supplier.id).where(Supplier.active.is_(True)).order_by(Supplier.id)
+            .limit(5000)))
         total = db.session.scalar(sa.select(sa.func.count()).select_from(Supplier)) or 0
         db.session.remove()
         db.engine.dispose()
-    return Prepared(url, postcodes, secret_key, secret, cookie, needs, postcodes_sample, total,
-                    time.perf_counter() - started)
+    return Prepared(url, postcodes, secret_key, secret, cookie, csrf, needs, postcodes_sample,
+                    suppliers_sample, total, time.perf_counter() - started)
 
 
 def _check_postgres_target(url: str, *, reset: bool) -> None:
@@ -391,8 +407,10 @@ class ClientPlan:
     port: int
     token: str
     cookie: str
+    csrf: str
     needs: list[str]
     postcodes: list[str]
+    suppliers_sample: list[int]
     mix: list[tuple[str, int]]
     threads: int
     start_at: float  # time.monotonic(), shared by every process on Linux
@@ -480,14 +498,30 @@ class _Client:
             if ids:  # a shortlist's search has no page: the same inputs without "limit"
                 self.search_body, self.candidates = body, ids[:ENTRIES_PER_SHORTLIST]
 
-    def do_results(self) -> None:
-        query = urllib.parse.urlencode({
+    def _results_query(self) -> str:
+        return urllib.parse.urlencode({
             "need": self.rng.choice(self.plan.needs), "site": "postcode",
             "postcode": self.rng.choice(self.plan.postcodes), "local": "radius",
             "radius": self.rng.choice(("10", "25", "50", "100")),
         })
-        self._call("results", "GET", f"/search/results?{query}", None,
+
+    def do_results(self) -> None:
+        self._call("results", "GET", f"/search/results?{self._results_query()}", None,
                    headers={"Cookie": self.plan.cookie})
+
+    def do_form(self) -> None:
+        """Add a supplier to a new shortlist through the results page's form, as a member
+        does (each to a shortlist of its own name, so the check finds it exactly once)."""
+        self.count += 1
+        name = f"form {self.name} #{self.count}"
+        supplier_id = self.rng.choice(self.plan.suppliers_sample)
+        form = {"csrf_token": self.plan.csrf, "supplier_id": str(supplier_id),
+                "search": self._results_query(), "shortlist_id": "",
+                "new_shortlist_name": name, "reason": "load test"}
+        status, _ = self._call("form", "POST", "/shortlists/add", None, form=form,
+                               headers={"Cookie": self.plan.cookie})
+        if status == 303:
+            self.records[-1] = (*self.records[-1][:5], ("form", name, supplier_id))
 
     def do_write(self) -> None:
         if self.shortlist is None or not self.candidates:
@@ -529,13 +563,17 @@ class _Client:
     # -- HTTP ----------------------------------------------------------------------
 
     def _call(self, kind: str, method: str, path: str, body: dict[str, Any] | None,
-              headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+              headers: dict[str, str] | None = None,
+              form: dict[str, str] | None = None) -> tuple[int, bytes]:
         send = {"Authorization": f"Bearer {self.plan.token}"} if path.startswith("/api/") else {}
         send.update(headers or {})
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             send["Content-Type"] = "application/json"
+        elif form is not None:
+            payload = urllib.parse.urlencode(form).encode()
+            send["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.monotonic()
         status, data, error = 0, b"", ""
         connection = http.client.HTTPConnection(HOST, self.plan.port, timeout=REQUEST_TIMEOUT_S)
@@ -617,7 +655,7 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
              ) -> tuple[list[Record], Faults, float, float]:
     mix = [(k, int(w)) for k, w in (part.split("=") for part in args.mix.split(","))]
     for kind, _ in mix:
-        if kind not in ("search", "results", "write", "export"):
+        if kind not in MIX_KINDS:
             raise SystemExit(f"--mix: unknown kind {kind!r}")
     start_at = time.monotonic() + 2.0  # the client processes start meanwhile
     measure_from = start_at + args.warmup
@@ -628,8 +666,9 @@ def run_load(prepared: Prepared, server: Server, args: argparse.Namespace
     queue = ctx.Queue()
     processes = []
     for n in range(args.processes):
-        plan = ClientPlan(server.port, prepared.token, prepared.cookie, prepared.needs,
-                          prepared.postcodes_sample, mix, args.threads, start_at, end_at,
+        plan = ClientPlan(server.port, prepared.token, prepared.cookie, prepared.csrf,
+                          prepared.needs, prepared.postcodes_sample, prepared.suppliers_sample,
+                          mix, args.threads, start_at, end_at,
                           args.seed * 100 + n, rate)
         process = ctx.Process(target=run_clients, args=(plan, queue), daemon=True)
         process.start()
@@ -778,12 +817,15 @@ def _pg_cluster(args: argparse.Namespace) -> list[str] | None:
 
 
 def verify_writes(url: str, records: list[Record]) -> dict[str, Any]:
-    """Every write that returned 201 must be in the database exactly as returned."""
+    """Every write that returned 201 must be in the database exactly as returned; every
+    form add that returned 303, its shortlist exactly once, holding that one supplier."""
     import sqlalchemy as sa
 
     url = _sqlalchemy_url(url)
     shortlists = {w[1]: w[2] for *_, w in records if w and w[0] == "shortlist"}
     entries = {w[1]: (w[2], w[3]) for *_, w in records if w and w[0] == "entry"}
+    forms = {w[1]: w[2] for *_, w in records if w and w[0] == "form"}  # name -> supplier
+    found_forms: dict[str, list[tuple[int, int | None]]] = {}
     engine = sa.create_engine(url)
     found_shortlists: dict[int, str] = {}
     found_entries: dict[int, tuple[int, int]] = {}
@@ -801,20 +843,37 @@ def verify_writes(url: str, records: list[Record]) -> dict[str, Any]:
                 {"ids": chunk},
             ):
                 found_entries[entry_id] = (shortlist_id, supplier_id)
+        for chunk in _chunks(list(forms), 500):
+            for name, shortlist_id, supplier_id in connection.execute(
+                sa.text("SELECT s.name, s.id, e.supplier_id FROM shortlists s LEFT JOIN "
+                        "shortlist_entries e ON e.shortlist_id = s.id WHERE s.name IN :names")
+                .bindparams(sa.bindparam("names", expanding=True)), {"names": chunk},
+            ):
+                found_forms.setdefault(name, []).append((shortlist_id, supplier_id))
         searches_logged = connection.execute(sa.text(
             "SELECT count(*) FROM audit_events WHERE action = 'search.run'")).scalar_one()
     engine.dispose()
     lost_shortlists = [i for i, name in shortlists.items() if found_shortlists.get(i) != name]
     lost_entries = [i for i, pair in entries.items() if found_entries.get(i) != pair]
+    lost_forms = [name for name in forms if not found_forms.get(name)]
+    forms_twice = [name for name, rows in found_forms.items()
+                   if len(rows) > 1 or rows[0][1] != forms[name]]
     searches_ok = sum(1 for r in records if r[0] in ("search", "results") and not r[4])
     return {
         "shortlists": len(shortlists), "entries": len(entries),
         "lost_shortlists": lost_shortlists, "lost_entries": lost_entries,
+        "forms": len(forms), "lost_forms": lost_forms, "forms_twice": forms_twice,
         "searches_ok": searches_ok, "searches_logged": searches_logged,
     }
 
 
-def _chunks(items: list[int], size: int) -> list[list[int]]:
+def lost_writes(writes: dict[str, Any]) -> int:
+    """How many writes that answered success are not in the database as answered."""
+    return (len(writes["lost_shortlists"]) + len(writes["lost_entries"])
+            + len(writes["lost_forms"]))
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
@@ -877,7 +936,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
     by_kind: dict[str, list[Record]] = defaultdict(list)
     for record in window:
         by_kind[record[0]].append(record)
-    order = ["search", "results", "create", "entry", "export"]
+    order = ["search", "results", "create", "entry", "export", "form"]
     for kind in [*order, "all"]:
         rows = window if kind == "all" else by_kind.get(kind, [])
         if not rows:
@@ -886,6 +945,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         classes = Counter(classify(r, faults) for r in rows)
         label = {"search": "API search", "results": "results page", "create": "shortlist create",
                  "entry": "shortlist add entry", "export": "shortlist export",
+                 "form": "web form: add to a new shortlist",
                  "all": "**all**"}[kind]
         lines.append(
             f"| {label} | {len(rows)} | {len(latencies) / seconds:.1f} | "
@@ -919,12 +979,18 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         lines.append(f"- error: {n} × {kind} {error} ({cls})")
     if outside:
         lines.append(f"- of which during warm-up: {len(outside)}")
-    lost = len(writes["lost_shortlists"]) + len(writes["lost_entries"])
+    lost = lost_writes(writes)
     lines += [
         f"- writes that returned 201: {writes['shortlists']} shortlists, {writes['entries']} "
         f"entries; **lost: {lost}**"
         + (f" (shortlists {writes['lost_shortlists'][:10]}, entries {writes['lost_entries'][:10]})"
            if lost else ""),
+        *([f"- form adds that returned 303: {writes['forms']}; **missing: "
+           f"{len(writes['lost_forms'])}**; **made more than once, or not as asked: "
+           f"{len(writes['forms_twice'])}**"
+           + (f" ({(writes['lost_forms'] + writes['forms_twice'])[:5]})"
+              if writes['lost_forms'] or writes['forms_twice'] else "")]
+          if writes["forms"] else []),
         f"- searches answered 200: {writes['searches_ok']}; `search.run` audit events in the "
         f"database: {writes['searches_logged']} (never fewer)",
         _log_summary(server.access_log),
@@ -1013,19 +1079,29 @@ def _load_summary(load: list[tuple[float, float]]) -> str:
 
 
 def _rerun_summary(path: Path) -> list[str]:
-    """How often the workers ran a view again after losing the database connection."""
+    """How often the workers ran a view again after losing the database connection, and
+    how often a cut commit was found to have gone through (the answer made before it was
+    given: web.db_setup.commit_then)."""
     when: Counter[str] = Counter()
+    stood = 0
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             found = re.search(r"database connection lost (before any commit|after a commit "
                               r"began) .*running the view again", line)
             if found:
                 when[found.group(1)] += 1
-    if not when:
-        return []
-    return [f"- views run again after losing the database connection: {sum(when.values())} "
+            elif re.search(r"database connection lost .*it went through, so the answer", line):
+                stood += 1
+    lines = []
+    if when:
+        lines.append(
+            f"- views run again after losing the database connection: {sum(when.values())} "
             f"({when['before any commit']} before any commit, {when['after a commit began']} "
-            "after a commit began; from gunicorn's log)"]
+            "after a commit began; from gunicorn's log)")
+    if stood:
+        lines.append(f"- commits cut off that had gone through, answered as made before them: "
+                     f"{stood} (from gunicorn's log)")
+    return lines
 
 
 def _log_summary(path: Path) -> str:
@@ -1127,8 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 block.append(line)
             print("\nthe last traceback:\n" + "\n".join(block[:80]))
-        lost = len(writes["lost_shortlists"]) + len(writes["lost_entries"])
-        return 1 if lost else 0
+        return 1 if lost_writes(writes) or writes["forms_twice"] else 0
     finally:
         if server is not None:
             server.stop()

@@ -20,10 +20,10 @@ Run from the repository root::
 2. Creates the app as a gunicorn worker would (no ``TESTING``, the JSON access log on,
    written to /dev/null here), warms it (postcode directory, matching index, a few requests
    of each kind), freezes the objects made so far out of the garbage collector's reach
-   (as the preloading gunicorn master does before it forks the workers), then calls it as a WSGI application, the way gunicorn does,
-   ``--requests`` times for each kind of ``--kinds``. The requests are those of the load
-   test's clients (the same code makes them: a subclass of its client whose HTTP call is an
-   in-process WSGI call):
+   (as the preloading gunicorn master does before it forks the workers), then calls it as
+   a WSGI application, the way gunicorn does, ``--requests`` times for each kind of
+   ``--kinds``. The requests are those of the load test's clients (the same code makes
+   them: a subclass of its client whose HTTP call is an in-process WSGI call):
 
    - ``search``: ``POST /api/v1/search`` with a bearer token (a radius 70 % of the time;
      each new shortlist's search counts here too, so there are more than ``--requests``);
@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import io
 import json
@@ -94,8 +95,9 @@ class InProcessClient(loadtest._Client):
 
     def __init__(self, app: Any, prepared: loadtest.Prepared, seed: int) -> None:
         plan = loadtest.ClientPlan(
-            port=0, token=prepared.token, cookie=prepared.cookie, needs=prepared.needs,
-            postcodes=prepared.postcodes_sample, mix=[("search", 1)], threads=1,
+            port=0, token=prepared.token, cookie=prepared.cookie, csrf=prepared.csrf,
+            needs=prepared.needs, postcodes=prepared.postcodes_sample,
+            suppliers_sample=prepared.suppliers_sample, mix=[("search", 1)], threads=1,
             start_at=0.0, end_at=0.0, seed=seed, rate_per_thread=None,
         )
         super().__init__(plan, random.Random(seed), f"profile-{seed}")
@@ -205,8 +207,10 @@ def prepared_database(args: argparse.Namespace) -> tuple[loadtest.Prepared, Path
     pristine = work / PRISTINE_DATABASE
     if saved.exists() and pristine.exists():
         data = json.loads(saved.read_text())
-        if data["suppliers_asked"] == args.suppliers and data["seed"] == args.seed:
-            fields = {k: v for k, v in data.items() if k not in ("suppliers_asked", "seed")}
+        fields = {k: v for k, v in data.items() if k not in ("suppliers_asked", "seed")}
+        # prepared by an older version of this script (fewer fields): prepared again
+        current = set(fields) == {f.name for f in dataclasses.fields(loadtest.Prepared)}
+        if current and data["suppliers_asked"] == args.suppliers and data["seed"] == args.seed:
             fields["postcodes"] = Path(fields["postcodes"])
             print(f"reusing the database prepared in {work}", flush=True)
             return loadtest.Prepared(**fields), pristine

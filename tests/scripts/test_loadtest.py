@@ -56,3 +56,39 @@ def test_cutting_connections_needs_postgresql(capsys: pytest.CaptureFixture[str]
     args = loadtest.parse_args(["--faults", "kill,cut",
                                 "--database-url", "postgresql://postgres@127.0.0.1/fm_load"])
     assert args.faults == {"kill", "cut"}
+
+
+def test_a_cut_commit_that_went_through_is_counted_apart(tmp_path: Path) -> None:
+    log = tmp_path / "gunicorn.log"
+    log.write_text(
+        "[x] WARNING in db_setup: database connection lost after a commit began (terminating "
+        "connection due to administrator command); it went through, so the answer made "
+        "before it stands\n", encoding="utf-8")
+    assert loadtest._rerun_summary(log) == [
+        "- commits cut off that had gone through, answered as made before them: 1 (from "
+        "gunicorn's log)"]
+
+
+def test_form_adds_are_checked_once_each(tmp_path: Path) -> None:
+    """A form add answered 303 must have made its shortlist once, with its one supplier."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE shortlists (id INTEGER PRIMARY KEY, name TEXT)"))
+        connection.execute(sa.text("CREATE TABLE shortlist_entries (id INTEGER PRIMARY KEY, "
+                                   "shortlist_id INTEGER, supplier_id INTEGER)"))
+        connection.execute(sa.text("CREATE TABLE audit_events (id INTEGER PRIMARY KEY, "
+                                   "action TEXT)"))
+        connection.execute(sa.text(
+            "INSERT INTO shortlists VALUES (1, 'once'), (2, 'twice'), (3, 'twice')"))
+        connection.execute(sa.text(
+            "INSERT INTO shortlist_entries VALUES (1, 1, 7), (2, 2, 7), (3, 3, 7)"))
+    engine.dispose()
+    records = [("form", 0.0, 0.1, 303, "", ("form", name, 7))
+               for name in ("once", "twice", "missing")]
+    writes = loadtest.verify_writes(url, records)
+    assert (writes["forms"], writes["lost_forms"], writes["forms_twice"]) == (
+        3, ["missing"], ["twice"])
+    assert loadtest.lost_writes(writes) == 1
