@@ -187,8 +187,8 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except DBAPIError as error:
-            committing = bool(g.get("db_commit_started")) and not g.pop(
-                "db_commit_idempotent", False)
+            idempotent = g.pop("db_commit_idempotent", False)  # see commit_idempotent
+            committing = bool(g.get("db_commit_started")) and not idempotent
             answer = g.pop("db_answer_if_committed", None)
             # Cut off in a commit_then: its first audit event will tell whether it went through
             knowable = committing and answer is not None and request_keys_mark() > mark
