@@ -107,9 +107,8 @@ def safe_to_run_again(view: F) -> F:
     For views whose writes all come out the same when done twice: audit events (keyed by
     the request, so the second run's are dropped if the first run's were committed) and
     idempotent updates such as an API token's last use. A search is one: without this, a
-    restart at the moment of its audit event's commit answers 503. And for views that,
-    run again, first ask :func:`web.services.audit.event_of_an_earlier_run` whether the
-    first run's commit went through, and if so answer with what it did.
+    restart at the moment of its audit event's commit answers 503. (A write that is not
+    the same done twice commits through :func:`commit_then` instead.)
     """
     view._safe_to_run_again = True  # type: ignore[attr-defined]
     return view
@@ -197,7 +196,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             ):
                 raise
             db.session.rollback()
-            # A view may ask whether that commit went through: audit.event_of_an_earlier_run
+            # for audit.event_of_an_earlier_run, just below
             g.db_run_again_after_commit = committing
             g.db_commit_started = False
             restart_request_keys(mark)  # its audit events get the keys they had

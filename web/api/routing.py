@@ -24,7 +24,7 @@ from web.api.schemas import MAX_ID
 from web.db_setup import commit_idempotent
 from web.models import User
 
-__all__ = ["OPERATIONS", "Operation", "api_user", "operation"]
+__all__ = ["OPERATIONS", "Operation", "api_user", "json_reply", "operation"]
 
 MAX_BODY_BYTES = 256 * 1024  # the largest valid body (a search with every list full) is ~30 KB
 JSON_MEDIA = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
@@ -114,14 +114,19 @@ def operation(
             result = view(**kwargs)
             if isinstance(result, Response):
                 return result
-            reply = jsonify(result.model_dump(mode="json"))
-            reply.status_code = status
-            return reply
+            return json_reply(result, status)
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
         return wrapped
 
     return decorator
+
+
+def json_reply(model: BaseModel, status: int) -> Response:
+    """``model`` as the JSON response an operation answers with, status ``status``."""
+    reply = jsonify(model.model_dump(mode="json"))
+    reply.status_code = status
+    return reply
 
 
 def api_user() -> User:

@@ -10,7 +10,7 @@ every organisation's shortlists) but change no shortlist (403).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -21,14 +21,14 @@ from web.api import schemas as s
 from web.api.blueprint import bp
 from web.api.openapi import build_document
 from web.api.problems import ApiProblem
-from web.api.routing import operation
-from web.db_setup import safe_to_run_again
+from web.api.routing import json_reply, operation
+from web.db_setup import commit_then, safe_to_run_again
 from web.extensions import db
 from web.models import Lot, Shortlist, ShortlistEntry, Supplier, User
 from web.postcodes import get_directory
 from web.services import exports
 from web.services import shortlists as shortlist_service
-from web.services.audit import event_of_an_earlier_run, record_event
+from web.services.audit import record_event
 from web.services.catalogue import current_catalogue
 from web.services.matching import (
     SearchInputError,
@@ -38,7 +38,6 @@ from web.services.matching import (
     run_search,
 )
 
-T = TypeVar("T")
 SHORTLIST_ID = {"shortlist_id": "The shortlist's id."}
 
 # ---------------------------------------------------------------------------------------
@@ -177,7 +176,6 @@ def list_shortlists(*, user: User) -> s.ShortlistList:
 
 @operation(bp, "POST", "/shortlists", tag="Shortlists", status=201, body=s.ShortlistCreate,
            response=s.ShortlistDetail, errors=(403,))
-@safe_to_run_again  # answers with an earlier run's shortlist when that run committed it
 def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetail:
     """Start a draft shortlist from a search
 
@@ -186,8 +184,6 @@ def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetai
     """
     if user.organisation_id is None:
         raise ApiProblem(403, "Only members of an organisation can keep shortlists.")
-    if (done := event_of_an_earlier_run()) is not None:  # its "created" event: see _commit_then
-        return _shortlist_detail(_readable_shortlist(int(done.object_id), user))
     params = body.search.to_params()
     query, location = _parse_search(params, prefix="search")
     response = run_search(query)
@@ -196,7 +192,7 @@ def create_shortlist(*, user: User, body: s.ShortlistCreate) -> s.ShortlistDetai
         search_inputs=shortlist_service.search_inputs(params, query, location),
         search_total=response.total,
     )
-    return _commit_then(_shortlist_detail(shortlist))
+    return _commit_then(_shortlist_detail(shortlist), status=201)
 
 
 @operation(bp, "GET", "/shortlists/<id:shortlist_id>", tag="Shortlists",
@@ -212,7 +208,6 @@ def get_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/entries", tag="Shortlists", status=201,
            body=s.EntryCreate, response=s.EntryOut, path_params=SHORTLIST_ID,
            errors=(403, 404, 409))
-@safe_to_run_again  # answers with an earlier run's entry when that run committed it
 def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryOut:
     """Add a supplier to a draft shortlist
 
@@ -221,24 +216,19 @@ def add_entry(*, user: User, shortlist_id: int, body: s.EntryCreate) -> s.EntryO
     Scores are never taken from the request.
     """
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
-    if event_of_an_earlier_run() is not None:  # see _commit_then
-        done = shortlist_service.entry_for(shortlist, body.supplier_id)
-        if done is not None:
-            return _entry_out(done)
     result = _shortlist_call(
         shortlist_service.add_from_search,
         actor=user, supplier_id=body.supplier_id, shortlist=shortlist, reason=body.reason,
         search_params=(shortlist.search_inputs or {}).get("params") or {},
         directory=get_directory(current_app),
     )
-    return _commit_then(_entry_out(result.entry))
+    return _commit_then(_entry_out(result.entry), status=201)
 
 
 @operation(bp, "DELETE", "/shortlists/<id:shortlist_id>/entries/<id:entry_id>",
            tag="Shortlists", body=s.EntryRemoveBody, body_required=False,
            query=s.EntryRemoveParams, response=s.EntryOut,
            path_params={**SHORTLIST_ID, "entry_id": "The entry's id."}, errors=(403, 404, 409))
-@safe_to_run_again  # answers with the entry when an earlier run committed its removal
 def remove_entry(
     *, user: User, shortlist_id: int, entry_id: int, body: s.EntryRemoveBody | None,
     query: s.EntryRemoveParams,
@@ -256,16 +246,13 @@ def remove_entry(
     entry = db.session.get(ShortlistEntry, entry_id)
     if entry is None or entry.shortlist_id != shortlist.id:
         raise ApiProblem(404, "There is no such entry on this shortlist.")
-    if event_of_an_earlier_run() is not None:  # see _commit_then
-        return _entry_out(entry)
     _shortlist_call(shortlist_service.remove_entry, entry, actor=user, reason=reason or "")
-    return _commit_then(_entry_out(entry))
+    return _commit_then(_entry_out(entry), status=200)
 
 
 @operation(bp, "POST", "/shortlists/<id:shortlist_id>/lock", tag="Shortlists",
            response=s.ShortlistDetail, path_params=SHORTLIST_ID,
            errors=(403, 404, 409, 422, 503))
-@safe_to_run_again  # answers with the shortlist when an earlier run committed its lock
 def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     """Lock a shortlist for good
 
@@ -276,11 +263,9 @@ def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     then.
     """
     shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
-    if event_of_an_earlier_run() is not None:  # see _commit_then
-        return _shortlist_detail(shortlist)
     _shortlist_call(shortlist_service.lock_shortlist, shortlist, actor=user,
                     directory=get_directory(current_app))
-    return _commit_then(_shortlist_detail(shortlist))
+    return _commit_then(_shortlist_detail(shortlist), status=200)
 
 
 @operation(
@@ -382,21 +367,15 @@ def _shortlist_detail(shortlist: Shortlist) -> s.ShortlistDetail:
     )
 
 
-def _commit_then(answer: T) -> T:
-    """Commit, and return ``answer``, built before the commit.
+def _commit_then(answer: BaseModel, *, status: int) -> Response:
+    """Commit, and answer with ``answer`` (built before the commit) as JSON.
 
-    A write view reads nothing from the database after its commit: if a database restart
-    cut that read off, the view could not run again (its write is done) and would answer
-    503 for a change that was made. Built before, the answer holds the same values.
-
-    A restart can also cut the connection in the commit itself, so that whether it went
-    through is unknown. The views that commit through here are marked safe to run again,
-    and each, run again, first asks :func:`event_of_an_earlier_run`: if the first run's
-    commit went through, it answers with what that run did (found from its first audit
-    event) rather than do it twice or refuse it as done already.
+    Through :func:`web.db_setup.commit_then`: a write reads nothing after its commit, and
+    one whose commit a database restart cuts off answers with this response if its first
+    audit event shows the commit went through, or runs again if not.
     """
-    db.session.commit()
-    return answer
+    reply = json_reply(answer, status)
+    return commit_then(lambda: reply)
 
 
 def _entry_out(entry: ShortlistEntry) -> s.EntryOut:

@@ -105,12 +105,11 @@ def _event_key(nonce: str, place: int) -> str:
 def event_of_an_earlier_run() -> sa.Row[Any] | None:
     """The event a cut-off earlier run of this request committed first, from here on.
 
-    Not None only when the view is being run again after losing its database connection
-    while committing, and that commit went through (only its answer was lost): the event
-    the view is about to record, under the key it will get, is then already in the
-    database. A view that records an event whatever it does can answer with what the
-    first run did (the event's ``object_type`` and ``object_id`` say where) instead of
-    doing it twice.
+    Not None only when the view lost its database connection while committing, and that
+    commit went through (only its answer was lost): the first event the view recorded,
+    under the key it had, is then in the database. The views' wrapper asks, for a view
+    that committed through :func:`web.db_setup.commit_then`: there, the answer made before
+    the commit stands; missing, the view runs again.
     """
     if not (has_request_context() and g.get("db_run_again_after_commit")):
         return None

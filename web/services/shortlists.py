@@ -439,7 +439,7 @@ def add_from_search(
         if shortlist.organisation_id != organisation_id:
             raise ShortlistError("That shortlist belongs to another organisation")
         _require_draft(shortlist)
-        entry = entry_for(shortlist, supplier.id)
+        entry = _entry_for(shortlist, supplier.id)
         if entry is not None and entry.removed_at is None:
             raise ShortlistError(f"{supplier.name} is already on shortlist “{shortlist.name}”")
     elif new_shortlist_name is None or not new_shortlist_name.strip():
@@ -1181,7 +1181,7 @@ def _text(value: str | None, missing: str | None, *, limit: int, required: bool 
     return text
 
 
-def entry_for(shortlist: Shortlist, supplier_id: int) -> ShortlistEntry | None:
+def _entry_for(shortlist: Shortlist, supplier_id: int) -> ShortlistEntry | None:
     """The entry of ``supplier_id`` on ``shortlist`` (removed or not), if there is one."""
     return next((e for e in shortlist.entries if e.supplier_id == supplier_id), None)
 
