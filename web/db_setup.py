@@ -173,7 +173,7 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
         return view  # wrapped already (this runs again for routes added later)
 
     from web.services.audit import (
-        event_of_an_earlier_run,
+        first_event_committed,
         request_keys_mark,
         restart_request_keys,
     )
@@ -196,13 +196,11 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             ):
                 raise
             db.session.rollback()
-            # for audit.event_of_an_earlier_run, just below
-            g.db_run_again_after_commit = committing
             g.db_commit_started = False
             restart_request_keys(mark)  # its audit events get the keys they had
             when = "after a commit began" if committing else "before any commit"
             cause = _first_line(error.orig or error)
-            if knowable and event_of_an_earlier_run() is not None:
+            if knowable and first_event_committed():
                 log.warning("database connection lost %s (%s); it went through, so the "
                             "answer made before it stands", when, cause)
                 return answer()

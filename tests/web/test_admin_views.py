@@ -710,7 +710,8 @@ def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
     if went_through is None:
         assert recorder.after == []
     elif went_through:  # the one statement after it: the look-up of its first audit event
-        assert [s.split()[1] for s in recorder.after] == ["audit_events.id,"]
+        assert len(recorder.after) == 1 and recorder.after[0].startswith(
+            "SELECT audit_events.id")
     with client.session_transaction() as session:
         assert session.get("_flashes") == [("success", message)]
     db.session.expire_all()

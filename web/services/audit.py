@@ -23,7 +23,7 @@ from web.extensions import db
 from web.models import AuditEvent, User
 from web.models.base import utcnow
 
-__all__ = ["event_of_an_earlier_run", "events_for", "record_event", "request_keys_mark",
+__all__ = ["events_for", "first_event_committed", "record_event", "request_keys_mark",
            "restart_request_keys"]
 
 _EVENTS = AuditEvent.__table__
@@ -36,8 +36,7 @@ _INSERT_KEYED_EVENT = {
     .on_conflict_do_nothing(index_elements=["request_key"]).returning(_EVENTS.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_EVENT_BY_KEY = sa.select(_EVENTS.c.id, _EVENTS.c.object_type, _EVENTS.c.object_id).where(
-    _EVENTS.c.request_key == sa.bindparam("key"))
+_EVENT_BY_KEY = sa.select(_EVENTS.c.id).where(_EVENTS.c.request_key == sa.bindparam("key"))
 REQUEST_NONCE_BYTES = 16  # 32 hex digits: never repeats, so keys of two requests never meet
 
 
@@ -102,22 +101,15 @@ def _event_key(nonce: str, place: int) -> str:
     return f"{nonce}/{place}"
 
 
-def event_of_an_earlier_run() -> sa.Row[Any] | None:
-    """The event a cut-off earlier run of this request committed first, from here on.
-
-    Not None only when the view lost its database connection while committing, and that
-    commit went through (only its answer was lost): the first event the view recorded,
-    under the key it had, is then in the database. The views' wrapper asks, for a view
-    that committed through :func:`web.db_setup.commit_then`: there, the answer made before
-    the commit stands; missing, the view runs again.
-    """
-    if not (has_request_context() and g.get("db_run_again_after_commit")):
-        return None
-    nonce = g.get("audit_nonce")
+def first_event_committed() -> bool:
+    """Whether the next event this request records, under the key it will get, is in the
+    database already: asked after a restart cut off the request's commit (with the keys
+    set back to where the view began), it tells whether that commit went through."""
+    nonce = g.get("audit_nonce") if has_request_context() else None
     if nonce is None:
-        return None
+        return False
     key = _event_key(nonce, request_keys_mark())
-    return db.session.execute(_EVENT_BY_KEY, {"key": key}).first()
+    return db.session.execute(_EVENT_BY_KEY, {"key": key}).first() is not None
 
 
 def request_keys_mark() -> int:
