@@ -1086,8 +1086,8 @@ def _rerun_summary(path: Path) -> list[str]:
     stood = 0
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            found = re.search(r"database connection lost (before any commit|after a commit "
-                              r"began) .*running the view again", line)
+            found = re.search(r"database connection lost (before any commit|before any write|"
+                              r"after a commit began) .*running the view again", line)
             if found:
                 when[found.group(1)] += 1
             elif re.search(r"database connection lost .*it went through, so the answer", line):
@@ -1096,8 +1096,9 @@ def _rerun_summary(path: Path) -> list[str]:
     if when:
         lines.append(
             f"- views run again after losing the database connection: {sum(when.values())} "
-            f"({when['before any commit']} before any commit, {when['after a commit began']} "
-            "after a commit began; from gunicorn's log)")
+            f"({when['before any commit']} before any commit, {when['before any write']} in a "
+            f"commit with nothing written, {when['after a commit began']} after a commit "
+            "began; from gunicorn's log)")
     if stood:
         lines.append(f"- commits cut off that had gone through, answered as made before them: "
                      f"{stood} (from gunicorn's log)")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, g, has_request_context
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -90,10 +91,17 @@ def retry_views_after_disconnect(app: Flask) -> None:
     The ``before_request`` hooks are run again the same way: loading the signed-in user
     is a query too, and a restart can cut it off.
 
+    A request that has written nothing yet runs again even if a commit had started: a
+    transaction holding only reads loses nothing when it is cut off (an edit that changed
+    nothing, say). A statement counts as a write unless it is a SELECT, so a savepoint or
+    a CTE errs on the side of the 503.
+
     Call after every view and hook is registered.
     """
     if not event.contains(Session, "before_commit", _note_commit):
         event.listen(Session, "before_commit", _note_commit)
+    if not event.contains(Engine, "before_cursor_execute", _note_write):
+        event.listen(Engine, "before_cursor_execute", _note_write)
     for endpoint, view in list(app.view_functions.items()):
         app.view_functions[endpoint] = _retrying(view)
     for key, hooks in list(app.before_request_funcs.items()):
@@ -157,6 +165,7 @@ def commit_idempotent() -> None:
     _commit()
     g.db_commit_idempotent = False
     g.db_commit_started = False
+    g.db_wrote = False
 
 
 def _commit() -> None:
@@ -166,6 +175,12 @@ def _commit() -> None:
 def _note_commit(_session: Session) -> None:
     if has_request_context():
         g.db_commit_started = True
+
+
+def _note_write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    # Only the first six characters are looked at: this runs for every statement.
+    if has_request_context() and statement.lstrip()[:6].upper() != "SELECT":
+        g.db_wrote = True
 
 
 def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -187,7 +202,9 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except DBAPIError as error:
             idempotent = g.pop("db_commit_idempotent", False)  # see commit_idempotent
-            committing = bool(g.get("db_commit_started")) and not idempotent
+            # a commit with nothing written in it (or before it) cannot have kept anything
+            committing = (bool(g.get("db_commit_started")) and not idempotent
+                          and bool(g.get("db_wrote")))
             answer = g.pop("db_answer_if_committed", None)
             # Cut off in a commit_then: its first audit event will tell whether it went through
             knowable = committing and answer is not None and request_keys_mark() > mark
@@ -195,10 +212,13 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
                 committing and not safe_after_commit and not knowable
             ):
                 raise
+            started = bool(g.get("db_commit_started"))
             db.session.rollback()
             g.db_commit_started = False
+            g.db_wrote = False
             restart_request_keys(mark)  # its audit events get the keys they had
-            when = "after a commit began" if committing else "before any commit"
+            when = ("after a commit began" if committing
+                    else "before any write" if started else "before any commit")
             cause = _first_line(error.orig or error)
             if knowable and first_event_committed():
                 log.warning("database connection lost %s (%s); it went through, so the "

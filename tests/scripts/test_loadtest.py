@@ -41,10 +41,12 @@ def test_reruns_are_counted_from_the_gunicorn_log(tmp_path: Path) -> None:
         "closed the connection unexpectedly); running the view again\n"
         "[x] WARNING in db_setup: database connection lost before any commit (x); running "
         "the view again\n"
+        "[x] WARNING in db_setup: database connection lost before any write (x); running "
+        "the view again\n"
         "[x] INFO Booting worker with pid: 12\n", encoding="utf-8")
     assert loadtest._rerun_summary(log) == [
-        "- views run again after losing the database connection: 3 (2 before any commit, "
-        "1 after a commit began; from gunicorn's log)"]
+        "- views run again after losing the database connection: 4 (2 before any commit, "
+        "1 in a commit with nothing written, 1 after a commit began; from gunicorn's log)"]
     log.write_text("[x] INFO Booting worker with pid: 12\n", encoding="utf-8")
     assert loadtest._rerun_summary(log) == []
 

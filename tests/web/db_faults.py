@@ -17,6 +17,7 @@ def cut_commit(*, went_through: bool) -> None:
         db.session.commit()
     else:
         g.db_commit_started = True  # as the session's before_commit hook marks it
+        db.session.flush()  # a commit sends the session's changes before it is cut off
         db.session.rollback()
     raise sa.exc.OperationalError(
         "COMMIT", {}, Exception("terminating connection due to administrator command"),

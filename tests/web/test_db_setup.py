@@ -172,11 +172,12 @@ def test_without_retrying_the_same_outage_fails(late_proxy: LateProxy, tmp_path:
         db.session.scalar(sa.text("SELECT 1"))
 
 
-def _terminating_app(tmp_path: Path, *, commit_first: bool,
-                     safe: bool = False) -> tuple[Any, list[int]]:
+def _terminating_app(tmp_path: Path, *, commit_first: bool, safe: bool = False,
+                     write_first: bool = True) -> tuple[Any, list[int]]:
     """An app on PostgreSQL with one extra route whose first run has its connection
-    terminated by the server mid-request, as a restart does (``safe``: the route is marked
-    safe to run again, and records an audit event before it commits)."""
+    terminated by the server mid-request, as a restart does (``commit_first``: after a
+    commit, which holds a write unless ``write_first`` is false; ``safe``: the route is
+    marked safe to run again, and records an audit event before it commits)."""
     from flask import jsonify
 
     from web.db_setup import safe_to_run_again
@@ -204,6 +205,8 @@ def _terminating_app(tmp_path: Path, *, commit_first: bool,
                 record_event("search.run", actor=None, organisation_id=None,
                              object_type="search")
             db.session.scalar(sa.text("SELECT 1"))
+            if write_first and not safe:  # a statement other than a SELECT: a write
+                db.session.execute(sa.text("CREATE TEMPORARY TABLE cut_mark (x int)"))
             db.session.commit()  # then a new transaction, cut off below
         pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
         if len(calls) == 1:
@@ -302,6 +305,17 @@ def test_a_view_cut_off_after_a_commit_is_a_503_not_a_retry(tmp_path: Path) -> N
 
 
 @needs_postgres
+def test_a_view_that_wrote_nothing_runs_again_even_after_a_commit(tmp_path: Path) -> None:
+    """A commit of reads only kept nothing that running the view again could double."""
+    app, calls = _terminating_app(tmp_path, commit_first=True, write_first=False)
+    response = app.test_client().get("/__cut")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(calls) == 2
+    with app.app_context():
+        db.engine.dispose()
+
+
+@needs_postgres
 def test_a_view_safe_to_run_again_cut_off_after_its_commit_runs_again(
     app: Any, tmp_path: Path
 ) -> None:
@@ -367,22 +381,26 @@ def test_a_lost_commit_answer_runs_a_safe_view_again_with_each_event_once(
         assert (response.status_code, len(calls)) == (503, 1)
 
 
-@pytest.mark.parametrize(("audited", "went_through", "expected"), [
-    (True, True, (200, "answer made before the commit", 1, 1)),
-    (True, False, (200, "answer made before the commit", 2, 1)),
+@pytest.mark.parametrize(("wrote", "went_through", "expected"), [
+    ("with its event", True, (200, "answer made before the commit", 1, 1, 0)),
+    ("with its event", False, (200, "answer made before the commit", 2, 1, 0)),
     # without an event, whether the commit went through cannot be known: 503, not a retry
-    (False, True, (503, None, 1, 0)),
-    (False, False, (503, None, 1, 0)),
+    ("without an event", True, (503, None, 1, 0, 1)),
+    ("without an event", False, (503, None, 1, 0, 0)),
+    # nothing written (an edit that changed nothing): nothing to lose, so it runs again
+    ("nothing", True, (200, "answer made before the commit", 2, 0, 0)),
+    ("nothing", False, (200, "answer made before the commit", 2, 0, 0)),
 ])
 def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
     app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    audited: bool, went_through: bool, expected: tuple[Any, ...],
+    wrote: str, went_through: bool, expected: tuple[Any, ...],
 ) -> None:
     from flask import jsonify
 
+    from tests.factories import make_organisation
     from tests.web.db_faults import cut_first_commit
     from web import db_setup
-    from web.models import AuditEvent
+    from web.models import AuditEvent, MemberOrganisation
     from web.services.audit import record_event
 
     second = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -391,9 +409,13 @@ def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
 
     def write() -> Any:
         runs.append(1)
-        if audited:
+        if wrote == "with its event":
             record_event("catalogue.published", actor=None, organisation_id=None,
                          object_type="catalogue")
+        elif wrote == "without an event":
+            make_organisation(name=f"Written in run {len(runs)}")
+        else:
+            db.session.scalar(sa.select(sa.func.count()).select_from(MemberOrganisation))
         return db_setup.commit_then(
             lambda: jsonify(said="answer made before the commit", runs=len(runs)))
 
@@ -403,10 +425,11 @@ def test_commit_then_cut_off_answers_or_runs_again_as_its_first_event_says(
     response = second.test_client().get("/__write")
     with second.app_context():
         events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+        written = db.session.scalar(sa.select(sa.func.count()).select_from(MemberOrganisation))
         db.session.remove()
         db.engine.dispose()
     said = response.get_json()["said"] if response.status_code == 200 else None
-    assert (response.status_code, said, len(runs), events) == expected
+    assert (response.status_code, said, len(runs), events, written) == expected
 
 
 @pytest.mark.parametrize(("path", "media"), [("/__locked", "text/html"),
