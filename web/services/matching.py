@@ -33,6 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g
+from sqlalchemy.exc import DBAPIError
 
 from matcher import (
     COMPONENT_NAMES,
@@ -138,6 +139,8 @@ CURRENT_INDEX_WAIT_S = 30.0
 # A rebuild that failed (database down) is not retried sooner than this, so a broken
 # database is not hammered by one rebuild per request.
 REFRESH_RETRY_S = 5.0
+# Attempts of one background rebuild: a second when the first met a broken connection.
+REFRESH_ATTEMPTS = 2
 
 _cache: _CachedIndex | None = None
 _cache_lock = threading.Lock()
@@ -273,13 +276,22 @@ def _run_refresh(app: Flask, refresh: _Refresh) -> None:
     global _cache
     try:
         with app.app_context():
-            try:
-                # The version first, then the data: the index may hold changes newer than
-                # its label (then the next request rebuilds again), never older ones.
-                version = version_token()
-                index = _timed_build(version, background=True)
-            finally:
-                db.session.remove()
+            for attempt in range(REFRESH_ATTEMPTS):
+                try:
+                    # The version first, then the data: the index may hold changes newer
+                    # than its label (then the next request rebuilds again), never older.
+                    version = version_token()
+                    index = _timed_build(version, background=True)
+                    break
+                except DBAPIError as error:
+                    # A pooled connection broken by a database restart fails its first
+                    # query, which invalidates the pool: the next attempt connects anew.
+                    if not error.connection_invalidated or attempt + 1 == REFRESH_ATTEMPTS:
+                        raise
+                    log.info("matching index rebuild lost its database connection; "
+                             "trying again on a new one")
+                finally:
+                    db.session.remove()
         with _cache_lock:
             cached = _cache
             # Never put one database's index over another's (a process can serve only one).

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from tests.conftest import AuthActions
@@ -175,6 +176,36 @@ def test_a_failed_rebuild_keeps_the_previous_index_and_is_tried_again_later(
     after, body = found(api, world)
     assert NEW in after and body["index_current"] is True
     assert len(failures) == 1
+
+
+def test_a_rebuild_that_meets_a_broken_connection_tries_once_more_at_once(
+    app: Flask, api: Api, world: ApiWorld, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The pool is not pre-pinged: after a database restart, the rebuild's first query
+    can fail on a pooled connection the restart broke. That invalidates the pool, and the
+    same rebuild runs again on a new connection instead of failing for REFRESH_RETRY_S."""
+    broken = []
+    build = matching.build_index
+
+    def broken_once(*, data_version: str):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "index-refresh" and not broken:
+            broken.append(data_version)
+            raise sa.exc.OperationalError(
+                "SELECT", {}, Exception("server closed the connection unexpectedly"),
+                connection_invalidated=True)
+        return build(data_version=data_version)
+
+    monkeypatch.setattr(matching, "build_index", broken_once)
+    found(api, world)
+    add_supplier(app)
+    with caplog.at_level(logging.INFO, logger=matching.__name__):
+        after, body = found(api, world)
+    assert NEW in after and body["index_current"] is True
+    assert len(broken) == 1 and matching._refresh is not None
+    assert matching._refresh.error is None
+    assert "rebuild lost its database connection; trying again" in caplog.text
+    assert "rebuild failed" not in caplog.text
 
 
 def test_a_change_made_in_this_request_is_indexed_from_its_own_session(
