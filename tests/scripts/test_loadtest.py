@@ -94,3 +94,19 @@ def test_form_adds_are_checked_once_each(tmp_path: Path) -> None:
     assert (writes["forms"], writes["lost_forms"], writes["forms_twice"]) == (
         3, ["missing"], ["twice"])
     assert loadtest.lost_writes(writes) == 1
+
+
+@pytest.mark.parametrize(("retries", "error", "said"), [
+    (0, None, "committed 2.0 s later); no search"),
+    (1, None, "2.0 s later, imported again 1 time after losing its connection); no search"),
+    (2, None, "imported again 2 times after losing its connection); no search"),
+    (2, "OperationalError: cut", "2 times after losing its connection): FAILED"),
+])
+def test_the_register_change_says_when_it_was_imported_again(
+    retries: int, error: str | None, said: str
+) -> None:
+    faults = loadtest.Faults(change_begin=10.0, change_end=12.0, change_retries=retries,
+                             change_error=error)
+    [line] = loadtest._change_summary([], faults, measure_from=1.0)
+    assert line.startswith("- register changed at 9.0 s (one supplier imported, ")
+    assert said in line

@@ -580,3 +580,16 @@ def test_uploads_are_stored_under_random_names(
         service.store_upload(tmp_path, io.BytesIO(b""), "suppliers.pdf")
     service.discard_upload(tmp_path, token)
     assert service.find_upload(tmp_path, token) is None
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (250_000.0, "250000"),
+    (12_345_678.0, "12345678"),
+    (12.3456789, "12.3456789"),
+    (0.1, "0.1"),
+    (98_765_432.5, "98765432.5"),
+    (1e20, "1e+20"),
+])
+def test_edit_forms_show_numbers_with_every_digit(value: float, shown: str) -> None:
+    assert service.plain_number(value) == shown
+    assert float(shown) == value  # saved unchanged, the form stores the same number

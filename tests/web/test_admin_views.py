@@ -176,6 +176,53 @@ def test_edit_supplier(app_context: Flask, client: Any, signed_in: User) -> None
     assert "Changes saved" in client.get(f"/admin/suppliers/{supplier.id}").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(("field", "stored"), [
+    ("min_contract_value", 12_345_678.0),
+    ("max_contract_value", 98_765_432.5),
+    ("service_radius_km", 12.3456789),
+    ("commitment", 1_234_567.0),
+    ("commitment", 0.1234567),
+])
+def test_saving_the_edit_form_as_shown_keeps_every_number_exactly(
+    app_context: Flask, client: Any, signed_in: User, field: str, stored: float
+) -> None:
+    """The form shows numbers as they are stored, not rounded to six digits: saved
+    unchanged (to fix a phone number, say), a supplier's values must not move. Before, a
+    contract value of £12,345,678 came back as 1.23457e+07 and was saved as £12,345,700."""
+    from web.models.supplier import Commitment
+
+    load_catalogue(catalogue_data())
+    supplier = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
+    if field == "commitment":
+        supplier.commitments = [Commitment(option_code="SV-APP", quantity_per_million=stored)]
+    else:
+        setattr(supplier, field, stored)
+    db.session.commit()
+    page = client.get(f"/admin/suppliers/{supplier.id}/edit").get_data(as_text=True)
+    shown = {name: value for name, value in re.findall(
+        r'<input[^>]*name="(min_contract_value|max_contract_value|service_radius_km)"'
+        r'[^>]*value="([^"]*)"', page)}
+    commitments = re.search(r'<textarea[^>]*name="commitments"[^>]*>\s*([^<]*)</textarea>',
+                            page)
+    assert commitments is not None
+    data = _supplier_form(supplier, postcode=supplier.postcode or VALID_POSTCODE,
+                          description=supplier.description or "", cpv_codes="",
+                          capabilities="\n".join(supplier.capabilities or []),
+                          commitments=commitments.group(1).strip(),
+                          **{name: shown.get(name, "") for name in (
+                              "min_contract_value", "max_contract_value",
+                              "service_radius_km")})
+    response = client.post(f"/admin/suppliers/{supplier.id}/edit", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    db.session.expire_all()
+    supplier = db.session.get(Supplier, supplier.id)
+    if field == "commitment":
+        assert [(c.option_code, c.quantity_per_million) for c in supplier.commitments] == [
+            ("SV-APP", stored)]
+    else:
+        assert getattr(supplier, field) == stored
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

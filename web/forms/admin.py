@@ -180,7 +180,7 @@ class SupplierForm(AdminForm):
         self.vcse.data = supplier.vcse
         for name in ("service_radius_km", "min_contract_value", "max_contract_value"):
             value = getattr(supplier, name)
-            getattr(self, name).data = "" if value is None else f"{value:g}"
+            getattr(self, name).data = "" if value is None else service.plain_number(value)
         self.lots.data = [lot.id for lot in supplier.lots]
         self.accreditations.data = service.format_accreditations(supplier.accreditations)
         self.commitments.data = service.format_commitments(supplier.commitments)

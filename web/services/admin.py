@@ -84,6 +84,9 @@ MAX_ORG_NAME_CHARS = 200
 MAX_SITE_NAME_CHARS = 200
 LOT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _LIKE_ESCAPE = "\\"
+# Edit forms show whole numbers below this without a decimal point (a float holds them
+# exactly); other numbers as Python's shortest round-trip text.
+WHOLE_NUMBERS_BELOW = 1e15
 
 
 class AdminError(ValueError):
@@ -200,9 +203,18 @@ def format_accreditations(items: Iterable[Accreditation]) -> str:
 def format_commitments(items: Iterable[Commitment]) -> str:
     """Lines ``CODE:QUANTITY``, as the edit form shows them."""
     return "\n".join(
-        f"{c.option_code}:{c.quantity_per_million:g}"
+        f"{c.option_code}:{plain_number(c.quantity_per_million)}"
         for c in sorted(items, key=lambda c: c.option_code)
     )
+
+
+def plain_number(value: float) -> str:
+    """``value`` with every digit it has, as an edit form shows a stored number:
+    ``12345678``, ``12.3456789``. Rounded (``:g`` keeps six digits), a form saved
+    unchanged would store the rounded value in place of the true one."""
+    if value.is_integer() and abs(value) < WHOLE_NUMBERS_BELOW:
+        return str(int(value))
+    return repr(float(value))  # the shortest text that reads back as the same float
 
 
 def contact_values(contact: Contact) -> ContactValues:
