@@ -119,10 +119,10 @@ def engine_options(database_url: str) -> dict[str, Any]:
         return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     # No pre-ping: it costs a round trip on every request (one of an API search's five),
     # and a pooled connection that a restart or an idle timeout broke is already handled
-    # without it. Its first query fails as a disconnect, which
-    # invalidates the whole pool, and the request runs again on a new connection (every
-    # view and before_request hook is wrapped: web.db_setup.retry_views_after_disconnect;
-    # the index's background rebuild retries once).
+    # without it. Its first query fails as a disconnect, which invalidates the whole pool,
+    # and the request runs again on a new connection (every view and before_request hook
+    # is wrapped: web.db_setup.retry_views_after_disconnect; the index's background
+    # rebuild retries once).
     return {"pool_pre_ping": False}
 
 

@@ -178,8 +178,9 @@ def _note_commit(_session: Session) -> None:
 
 
 def _note_write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-    # Only the first six characters are looked at: this runs for every statement.
-    if has_request_context() and statement.lstrip()[:6].upper() != "SELECT":
+    # Only the statement's first word is looked at (never the whole text copied): this
+    # runs for every statement. Past 32 characters of indentation it counts as a write.
+    if has_request_context() and statement[:32].lstrip()[:6].upper() != "SELECT":
         g.db_wrote = True
 
 
