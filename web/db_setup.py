@@ -203,9 +203,9 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except DBAPIError as error:
             idempotent = g.pop("db_commit_idempotent", False)  # see commit_idempotent
+            started = bool(g.get("db_commit_started")) and not idempotent
             # a commit with nothing written in it (or before it) cannot have kept anything
-            committing = (bool(g.get("db_commit_started")) and not idempotent
-                          and bool(g.get("db_wrote")))
+            committing = started and bool(g.get("db_wrote"))
             answer = g.pop("db_answer_if_committed", None)
             # Cut off in a commit_then: its first audit event will tell whether it went through
             knowable = committing and answer is not None and request_keys_mark() > mark
@@ -213,7 +213,6 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
                 committing and not safe_after_commit and not knowable
             ):
                 raise
-            started = bool(g.get("db_commit_started"))
             db.session.rollback()
             g.db_commit_started = False
             g.db_wrote = False
