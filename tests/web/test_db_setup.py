@@ -520,3 +520,66 @@ def test_a_commit_without_expiring_keeps_what_was_loaded(app_context: Any) -> No
         assert "name" not in sa.inspect(user).dict  # expired by an ordinary commit
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize(("how", "guarded"), [
+    ("commit_then after its event", True),
+    ("commit_then with no event", False),
+    ("plain commit after an event", False),  # the event cannot be looked for: 503 if cut
+    ("plain commit, safe to run again", True),
+    ("plain commit of reads only", True),
+    ("commit_idempotent", True),
+])
+@pytest.mark.parametrize("testing", [True, False])
+def test_a_write_a_restart_could_leave_unknowable_fails_the_tests_and_is_logged(
+    app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    how: str, guarded: bool, testing: bool,
+) -> None:
+    """Every write route runs in the tests: one that commits a write in a way a restart
+    could leave unknown (answering 503) raises there, so it is caught before it ships; in
+    production it is logged and the write stands."""
+    from flask import jsonify
+
+    from tests.factories import make_organisation
+    from web import db_setup
+    from web.models import MemberOrganisation
+    from web.services.audit import record_event
+
+    second = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                         "SECRET_KEY": "k" * 32, "TESTING": testing},
+                        instance_path=str(tmp_path))
+
+    def write() -> Any:
+        if how == "plain commit of reads only":
+            db.session.scalar(sa.select(sa.func.count()).select_from(MemberOrganisation))
+        else:
+            make_organisation(name="Written")
+        if how in ("commit_then after its event", "plain commit after an event"):
+            record_event("catalogue.published", actor=None, organisation_id=None,
+                         object_type="catalogue")
+        if how.startswith("commit_then"):
+            return db_setup.commit_then(lambda: jsonify(ok=True))
+        if how == "commit_idempotent":
+            db_setup.commit_idempotent()
+        else:
+            db.session.commit()
+        return jsonify(ok=True)
+
+    view = db_setup.safe_to_run_again(write) if how.endswith("safe to run again") else write
+    second.add_url_rule("/__write", view_func=view)
+    db_setup.retry_views_after_disconnect(second)
+    client = second.test_client()
+    if testing and not guarded:
+        with pytest.raises(db_setup.UnguardedWrite, match="view 'write' commits a write"):
+            client.get("/__write")
+    else:
+        assert client.get("/__write").status_code == 200
+    with second.app_context():
+        kept = db.session.scalar(sa.select(sa.func.count()).select_from(MemberOrganisation))
+        db.session.remove()
+        db.engine.dispose()
+    warned = [r for r in caplog.records if "a database restart in this commit" in r.message]
+    assert (kept, len(warned)) == (
+        (0 if how == "plain commit of reads only" or (testing and not guarded) else 1),
+        (0 if guarded or testing else 1),
+    )
