@@ -58,11 +58,17 @@ def test_wrapped_lines_fit_and_keep_every_character(text: str, width: float, bol
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 
-def test_measured_widths_are_fpdfs(layout: Layout) -> None:
+LATIN_1 = "".join(chr(c) for c in range(32, 256) if c != 0x7F)
+
+
+@pytest.mark.parametrize("style", [BODY, Style(9, bold=True), Style(11, bold=True),
+                                   Style(13.5)])
+@pytest.mark.parametrize("text", ["Walls 2027", "", " ", "£1,234 - «quoted» café", LATIN_1])
+def test_measured_widths_are_fpdfs(layout: Layout, style: Style, text: str) -> None:
     pdf = layout.pdf
-    pdf.set_font("Helvetica", style="B", size=11)
-    width = pdf.get_string_width("Walls 2027")
-    assert layout.text_width("Walls 2027", Style(11, bold=True)) == width
+    pdf.set_font("Helvetica", style="B" if style.bold else "", size=style.size_pt)
+    for piece in (text, *text):  # the whole text, and each of its characters
+        assert layout.text_width(piece, style) == pdf.get_string_width(piece), piece
 
 
 def test_a_long_paragraph_runs_over_pages_with_every_line_drawn(layout: Layout) -> None:
