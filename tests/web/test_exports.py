@@ -152,6 +152,14 @@ def test_xlsx_has_a_method_sheet_the_table_and_a_sheet_per_supplier(
     assert all(isinstance(row[3], int | float) for row in components)
     total = next(row for row in evil if row[0] == "Total")
     assert total[3] == pytest.approx(sum(row[3] for row in components), abs=0.05)
+    # no text became a link, and the layout: labels and headers bold, header row frozen
+    assert not any(sheet._hyperlinks for sheet in book.worksheets)
+    assert book.properties.creator == "Framework Match"
+    assert book.properties.title == f"Shortlist {shortlist.id}: {shortlist.name}"
+    assert book["Shortlist"].freeze_panes == "A2"
+    assert all(cell.font.b for cell in book["Shortlist"][1])
+    assert book["Method"]["A2"].font.b and not book["Method"]["B2"].font.b
+    assert book["Method"]["B2"].alignment.wrap_text
 
 
 def test_sheet_names_are_valid_and_unique() -> None:

@@ -29,16 +29,15 @@ import dataclasses
 import datetime as dt
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+import xlsxwriter
 from fpdf import FPDF
-from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet as XlsxWorksheet
 
 from web.extensions import db
 from web.models import MemberOrganisation, Shortlist, ShortlistStatus, Supplier, User
@@ -287,63 +286,97 @@ def write_json(report: Mapping[str, Any]) -> bytes:
 
 def write_xlsx(report: Mapping[str, Any]) -> bytes:
     """A workbook: the Method cover sheet, the Shortlist table, a sheet per supplier."""
-    workbook = Workbook()
-    workbook.properties.creator = SERVICE
-    workbook.properties.title = _clean(f"Shortlist {report['shortlist']['id']}: "
-                                       f"{report['shortlist']['name']}")
-    bold = Font(bold=True)
-    wrap = Alignment(wrap_text=True, vertical="top")
+    buffer = io.BytesIO()
+    # Strings are written as strings, never read as formulas, numbers or links: the
+    # injection defence is neutralise(), and a supplier's text must come out as typed.
+    workbook = xlsxwriter.Workbook(buffer, {
+        "in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+        "strings_to_urls": False, "nan_inf_to_errors": True,
+    })
+    workbook.set_properties({
+        "author": SERVICE,  # the document's creator (dc:creator)
+        "title": _clean(f"Shortlist {report['shortlist']['id']}: {report['shortlist']['name']}"),
+    })
+    styles = _Styles(
+        bold=workbook.add_format({"bold": True}),
+        title=workbook.add_format({"bold": True, "font_size": 14}),
+        wrap=workbook.add_format({"text_wrap": True, "valign": "top"}),
+    )
 
-    cover = workbook.active
-    assert cover is not None
-    cover.title = "Method"
-    _append(cover, [f"Shortlist: {report['shortlist']['name']}"], font=Font(bold=True, size=14))
-    _append(cover, ["Organisation", report["shortlist"]["organisation"]])
-    _append(cover, ["Shortlist id", report["shortlist"]["id"]])
-    _append(cover, [])
-    _append(cover, ["Inputs and method"], font=bold)
+    cover = _Sheet(workbook.add_worksheet("Method"))
+    cover.sheet.set_column(0, 0, 26)
+    cover.sheet.set_column(1, 1, 100)
+    labelled = (styles.bold, styles.wrap)  # a label in bold, its value wrapped
+    cover.append([f"Shortlist: {report['shortlist']['name']}"], styles.title)
+    cover.append(["Organisation", report["shortlist"]["organisation"]], columns=labelled)
+    cover.append(["Shortlist id", report["shortlist"]["id"]], columns=labelled)
+    cover.append([])
+    cover.append(["Inputs and method"], styles.bold)
     for label, value in _pack_rows(report):
-        _append(cover, [label, value])
+        cover.append([label, value], columns=labelled)
     if report.get("outcome"):
-        _append(cover, [])
-        _append(cover, ["Outcome"], font=bold)
+        cover.append([])
+        cover.append(["Outcome"], styles.bold)
         for label, value in _outcome_rows(report["outcome"]):
-            _append(cover, [label, value])
-    for row in cover.iter_rows(min_row=2, max_col=1):
-        row[0].font = bold
-    for row in cover.iter_rows(min_col=2, max_col=2):
-        row[0].alignment = wrap
-    cover.column_dimensions["A"].width = 26
-    cover.column_dimensions["B"].width = 100
+            cover.append([label, value], columns=labelled)
 
-    table = workbook.create_sheet("Shortlist")
+    table = _Sheet(workbook.add_worksheet("Shortlist"))
     header, rows = _table(report)
-    _append(table, header, font=bold)
+    table.append(header, styles.bold)
     for row in rows:
-        _append(table, row)
-    table.freeze_panes = "A2"
-    for index, name in enumerate(header, start=1):
-        table.column_dimensions[get_column_letter(index)].width = (
-            40 if name in ("name", "reason_added", "reason_removed") else max(12, len(name) + 2)
-        )
+        table.append(row)
+    table.sheet.freeze_panes(1, 0)
+    for index, name in enumerate(header):
+        table.sheet.set_column(index, index, 40 if name in (
+            "name", "reason_added", "reason_removed") else max(12, len(name) + 2))
 
     used: set[str] = {"method", "shortlist"}
     for entry in report["entries"]:
         if entry["position"] is None:
             continue
-        sheet = workbook.create_sheet(_sheet_name(entry["position"], entry["name"] or "", used))
-        _breakdown_sheet(sheet, entry, bold=bold, wrap=wrap)
+        sheet = workbook.add_worksheet(_sheet_name(entry["position"], entry["name"] or "", used))
+        _breakdown_sheet(_Sheet(sheet), entry, styles)
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook.close()
     return buffer.getvalue()
 
 
-def _breakdown_sheet(
-    sheet: Worksheet, entry: Mapping[str, Any], *, bold: Font, wrap: Alignment
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Styles:
+    bold: Format
+    title: Format
+    wrap: Format
+
+
+class _Sheet:
+    """A worksheet written a row at a time, each value as its own type."""
+
+    def __init__(self, sheet: XlsxWorksheet) -> None:
+        self.sheet = sheet
+        self.row = 0
+
+    def append(self, values: Iterable[Any], style: Format | None = None, *,
+               columns: Sequence[Format | None] = ()) -> None:
+        """Write ``values`` as the next row, in ``columns``' style for the first columns
+        and ``style`` for the rest."""
+        for column, value in enumerate(values):
+            cell = columns[column] if column < len(columns) else style
+            if value is None:
+                continue
+            if isinstance(value, str):
+                self.sheet.write_string(self.row, column, _clean(neutralise(value)), cell)
+            elif isinstance(value, bool):
+                self.sheet.write_boolean(self.row, column, value, cell)
+            elif isinstance(value, int | float):
+                self.sheet.write_number(self.row, column, value, cell)
+            else:
+                self.sheet.write_string(self.row, column, _clean(neutralise(str(value))), cell)
+        self.row += 1
+
+
+def _breakdown_sheet(sheet: _Sheet, entry: Mapping[str, Any], styles: _Styles) -> None:
     breakdown = entry.get("breakdown") or {}
-    _append(sheet, [f"{entry['position']}. {entry['name']}"], font=Font(bold=True, size=14))
+    sheet.append([f"{entry['position']}. {entry['name']}"], styles.title)
     for label, value in (
         ("External id", entry["external_id"]),
         ("Search rank", entry["rank"]),
@@ -354,37 +387,28 @@ def _breakdown_sheet(
         ("Matched terms", ", ".join(breakdown.get("matched_terms", []))),
         ("Flags", ", ".join(breakdown.get("flags", []))),
     ):
-        _append(sheet, [label, value])
-        sheet.cell(sheet.max_row, 1).font = bold
-    _append(sheet, [])
+        sheet.append([label, value], columns=(styles.bold,))
+    sheet.append([])
     if not breakdown.get("components"):
-        _append(sheet, ["The search did not rank this supplier, so it has no breakdown."])
+        sheet.append(["The search did not rank this supplier, so it has no breakdown."])
     else:
-        _append(sheet, ["Component", "Value (0–1)", "Weight", "Contribution", "Reason"],
-                font=bold)
+        sheet.append(["Component", "Value (0–1)", "Weight", "Contribution", "Reason"],
+                     styles.bold)
         for component in breakdown["components"]:
-            _append(sheet, [component["component"], component["value"], component["weight"],
-                            component["contribution"], component["reason"]])
-            sheet.cell(sheet.max_row, 5).alignment = wrap
-        _append(sheet, ["Total", None, None, breakdown.get("total"), None], font=bold)
+            sheet.append([component["component"], component["value"], component["weight"],
+                          component["contribution"], component["reason"]],
+                         columns=(None, None, None, None, styles.wrap))
+        sheet.append(["Total", None, None, breakdown.get("total"), None], styles.bold)
     items = breakdown.get("social_value_items") or []
     if items:
-        _append(sheet, [])
-        _append(sheet, ["Social value option", "Unit", "Per £1m", "Quantity", "Proxy £/unit",
-                        "£"], font=bold)
+        sheet.append([])
+        sheet.append(["Social value option", "Unit", "Per £1m", "Quantity", "Proxy £/unit",
+                      "£"], styles.bold)
         for item in items:
-            _append(sheet, [item["title"], item["unit"], item["quantity_per_million"],
-                            item["quantity"], item["proxy_gbp_per_unit"], item["gbp"]])
-    for letter, width in zip("ABCDEF", (28, 14, 12, 14, 80, 12), strict=True):
-        sheet.column_dimensions[letter].width = width
-
-
-def _append(sheet: Worksheet, values: Iterable[Any], *, font: Font | None = None) -> None:
-    sheet.append([_clean(neutralise(value)) if isinstance(value, str) else value
-                  for value in values])
-    if font is not None:
-        for cell in sheet[sheet.max_row]:
-            cell.font = font
+            sheet.append([item["title"], item["unit"], item["quantity_per_million"],
+                          item["quantity"], item["proxy_gbp_per_unit"], item["gbp"]])
+    for column, width in enumerate((28, 14, 12, 14, 80, 12)):
+        sheet.sheet.set_column(column, column, width)
 
 
 def _clean(text: str) -> str:
