@@ -185,8 +185,11 @@ class UnguardedWrite(RuntimeError):
 def _note_commit(_session: Session) -> None:
     if not has_request_context():
         return
-    g.db_commit_started = True
-    if g.get("db_wrote") and "db_view_mark" in g and not _known_if_cut():
+    state = g._get_current_object()  # one proxied access, not one per attribute
+    state.db_commit_started = True
+    view = getattr(state, "db_view", None)  # (audit key mark, safe to run again)
+    if view is not None and getattr(state, "db_wrote", False) and not _known_if_cut(
+            state, *view):
         # Cut off in this commit, the request would answer 503: whether the write was kept
         # cannot be told. Tests fail on it (every write route is exercised there), so a new
         # write that forgets its audit event or commit_then is caught before it ships.
@@ -198,18 +201,18 @@ def _note_commit(_session: Session) -> None:
         log.warning("%s", message)
 
 
-def _known_if_cut() -> bool:
+def _known_if_cut(state: Any, mark: int, safe_to_run_again: bool) -> bool:
     """Whether a restart cutting off the commit now starting would still let the request
     answer as it should: the write is idempotent, the view is safe to run again, or it
     commits through :func:`commit_then` after recording an audit event (whose presence
-    then tells whether the commit went through)."""
+    then tells whether the commit went through). ``state`` is the request's ``g``."""
     from web.services.audit import request_keys_mark
 
     return bool(
-        g.get("db_commit_idempotent")
-        or g.get("db_view_safe")
-        or (g.get("db_answer_if_committed") is not None
-            and request_keys_mark() > g.db_view_mark)
+        safe_to_run_again
+        or getattr(state, "db_commit_idempotent", False)
+        or (getattr(state, "db_answer_if_committed", None) is not None
+            and request_keys_mark() > mark)
     )
 
 
@@ -235,8 +238,9 @@ def _retrying(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def retrying(*args: Any, **kwargs: Any) -> Any:
         mark = request_keys_mark()
-        g.db_view_mark = mark  # for _note_commit's check
-        g.db_view_safe = safe_after_commit
+        # for _note_commit's check; set on g's object itself, as every proxied g access
+        # costs more than the check
+        g._get_current_object().db_view = (mark, safe_after_commit)
         try:
             return view(*args, **kwargs)
         except DBAPIError as error:
