@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,9 @@ TRANSIENT_CONNECT_ERRORS = (
     "connection reset",
     "timeout expired",
 )
+# What psycopg raises when the socket fails before libpq read why (see
+# _socket_closed_is_a_disconnect).
+SOCKET_CLOSED_MESSAGES = ("connection socket closed",)
 # With a SQLSTATE: connection exceptions (08) and "cannot connect now" (57P03).
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "57P")
 
@@ -54,9 +57,11 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_on_connect)
-        elif app.config.get("DATABASE_CONNECT_RETRY_S", 0) > 0:
-            event.listen(db.engine, "do_connect",
-                         _retrying_connect(float(app.config["DATABASE_CONNECT_RETRY_S"])))
+        else:
+            event.listen(db.engine, "handle_error", _socket_closed_is_a_disconnect)
+            if app.config.get("DATABASE_CONNECT_RETRY_S", 0) > 0:
+                event.listen(db.engine, "do_connect",
+                             _retrying_connect(float(app.config["DATABASE_CONNECT_RETRY_S"])))
 
 
 def commit_without_expiring() -> None:
@@ -297,6 +302,21 @@ def connect_with_retry(connect: Callable[[], T], *, within_s: float,
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
             attempt += 1
+
+
+def _socket_closed_is_a_disconnect(context: ExceptionContext) -> None:
+    """Count psycopg's "connection socket closed" as a lost connection.
+
+    psycopg says it when the socket reports an error or hang-up before libpq has read
+    anything from it: the server's end went away (a restart, or its backend terminated)
+    while the client waited. The connection is dead, but psycopg has not marked it broken,
+    so SQLAlchemy would neither see a disconnect nor invalidate it: the view would not run
+    again (a 503), and the rollback after it fails too ("another command is already in
+    progress"). Seen under load with connections cut every 1.5 s.
+    """
+    if not context.is_disconnect and str(context.original_exception).strip() in (
+            SOCKET_CLOSED_MESSAGES):
+        context.is_disconnect = True
 
 
 def _first_line(error: BaseException) -> str:

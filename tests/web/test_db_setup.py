@@ -279,6 +279,49 @@ def test_a_pooled_connection_broken_while_idle_is_replaced_by_running_the_view_a
 
 
 @needs_postgres
+@pytest.mark.parametrize("counted", [True, False])
+def test_a_socket_closed_under_a_query_counts_as_a_lost_connection(
+    tmp_path: Path, counted: bool
+) -> None:
+    """psycopg's "connection socket closed" (the socket failed before libpq read why, as
+    when a restart races a query) invalidates the connection, and the view runs again on a
+    new one. Without web.db_setup's handle_error hook (``counted`` false) it was a 503."""
+    import psycopg
+    from flask import jsonify
+    from sqlalchemy import event
+
+    from web import db_setup
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32},
+                     instance_path=str(tmp_path))
+    calls: list[int] = []
+
+    @app.route("/__socket")
+    def socket_closed() -> Any:
+        calls.append(1)
+        return jsonify(pid=db.session.scalar(sa.text("SELECT pg_backend_pid()")))
+
+    db_setup.retry_views_after_disconnect(app)
+    to_fail = [1]
+
+    def fail_once(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if to_fail and "pg_backend_pid" in statement:
+            to_fail.pop()
+            raise psycopg.OperationalError("connection socket closed")
+
+    with app.app_context():
+        engine = db.engine
+    if not counted:
+        event.remove(engine, "handle_error", db_setup._socket_closed_is_a_disconnect)
+    event.listen(engine, "before_cursor_execute", fail_once)
+    try:
+        response = app.test_client().get("/__socket")
+        assert (response.status_code, len(calls)) == ((200, 2) if counted else (503, 1))
+    finally:
+        engine.dispose()
+
+
+@needs_postgres
 def test_a_view_run_again_reads_the_same_json_body(tmp_path: Path) -> None:
     app, calls = _terminating_app(tmp_path, commit_first=False)
     response = app.test_client().post("/__cut", json={"need": "roofing"})
