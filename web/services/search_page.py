@@ -11,6 +11,7 @@ tiles, no external requests.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -67,6 +68,9 @@ EXCLUSION_LABELS: Mapping[str, str] = {
 
 # Longest text highlighted and most terms used: bounds the regex on hostile input.
 MAX_HIGHLIGHT_TERMS = 200
+# Patterns kept for reuse, one per set of matched terms: a few KB each, as many as the
+# `re` module keeps of its own.
+HIGHLIGHT_PATTERNS_CACHED = 512
 _WORD = r"[^\W_]"  # a letter or digit, any script
 
 
@@ -80,13 +84,9 @@ def highlight(text: str, terms: Iterable[str]) -> Markup:
     Matching ignores case; a term of several words matches across any whitespace; the
     longest term wins where terms overlap. The text is always escaped, whatever it holds.
     """
-    words = sorted(
-        {t.strip().lower() for t in terms if t and t.strip()}, key=lambda t: (-len(t), t)
-    )[:MAX_HIGHLIGHT_TERMS]
-    if not text or not words:
+    pattern = _highlight_pattern(tuple(terms)) if text else None
+    if pattern is None:
         return escape(text or "")
-    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
-    pattern = re.compile(rf"(?<!{_WORD})(?:{alternatives})(?!{_WORD})", re.IGNORECASE)
     # Plain strings, escaped by html.escape, made Markup once at the end: a Markup object
     # per piece cost a sixth of highlighting a results page's 20 descriptions.
     parts: list[str] = []
@@ -97,6 +97,20 @@ def highlight(text: str, terms: Iterable[str]) -> Markup:
         last = match.end()
     parts.append(html.escape(text[last:]))
     return Markup("".join(parts))
+
+
+@functools.lru_cache(maxsize=HIGHLIGHT_PATTERNS_CACHED)
+def _highlight_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The pattern :func:`highlight` finds ``terms`` with (None for no terms). Cached: the
+    results of a page mostly share their matched terms, and building the pattern cost as
+    much as running it on a description."""
+    words = sorted(
+        {t.strip().lower() for t in terms if t and t.strip()}, key=lambda t: (-len(t), t)
+    )[:MAX_HIGHLIGHT_TERMS]
+    if not words:
+        return None
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words)
+    return re.compile(rf"(?<!{_WORD})(?:{alternatives})(?!{_WORD})", re.IGNORECASE)
 
 
 def km_to_miles(km: float) -> float:
