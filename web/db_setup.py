@@ -35,6 +35,7 @@ TRANSIENT_CONNECT_ERRORS = (
     "server closed the connection unexpectedly",
     "connection reset",
     "timeout expired",
+    "connection socket closed",  # psycopg's words for the same: see SOCKET_CLOSED_MESSAGES
 )
 # What psycopg raises when the socket fails before libpq read why (see
 # _socket_closed_is_a_disconnect).

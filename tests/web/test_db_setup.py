@@ -57,6 +57,12 @@ def test_a_refused_connection_is_transient() -> None:
     assert not is_transient_connect_error(ValueError("not a database error"))
 
 
+def test_a_socket_closed_while_connecting_is_transient() -> None:
+    """psycopg's words when the server's end of a new connection goes away mid-handshake,
+    as during a restart: worth waiting for, like a refused connection."""
+    assert is_transient_connect_error(psycopg.OperationalError("connection socket closed"))
+
+
 @pytest.mark.parametrize("failures", [1, 3])
 def test_transient_failures_are_retried_until_the_server_answers(failures: int) -> None:
     flaky = Flaky(failures, _refused())
