@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from fpdf import FPDF
+from fpdf.fonts import CoreFont
 
 __all__ = ["Block", "Layout", "Paragraph", "Style", "Table"]
 
@@ -125,9 +126,11 @@ class Layout:
             # A core font's width is the sum of its characters' widths (in thousandths of
             # the font size): summed here, as fpdf2 does it, without fpdf2's text-shaping
             # and fragment machinery, which was half the CPU of a shortlist PDF.
-            widths = getattr(self.pdf.current_font, "cw", None)
-            width = (sum(map(widths.__getitem__, text)) * style.size_pt * 0.001 / self.pdf.k
-                     if isinstance(widths, dict) else self.pdf.get_string_width(text))
+            # (Only a core font's table is keyed by character: a TrueType font's is by
+            # glyph, so one is measured by fpdf2.)
+            font = self.pdf.current_font
+            width = (sum(map(font.cw.__getitem__, text)) * style.size_pt * 0.001 / self.pdf.k
+                     if isinstance(font, CoreFont) else self.pdf.get_string_width(text))
             self._widths[key] = width
         return width
 

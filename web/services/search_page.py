@@ -68,8 +68,8 @@ EXCLUSION_LABELS: Mapping[str, str] = {
 
 # Longest text highlighted and most terms used: bounds the regex on hostile input.
 MAX_HIGHLIGHT_TERMS = 200
-# Patterns kept for reuse, one per set of matched terms: a few KB each, as many as the
-# `re` module keeps of its own.
+# Patterns kept for reuse, one per set of matched terms: as many as the `re` module's own
+# cache, which held these same patterns before.
 HIGHLIGHT_PATTERNS_CACHED = 512
 _WORD = r"[^\W_]"  # a letter or digit, any script
 

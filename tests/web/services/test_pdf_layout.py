@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fpdf import FPDF
 from hypothesis import given, settings
@@ -69,6 +71,26 @@ def test_measured_widths_are_fpdfs(layout: Layout, style: Style, text: str) -> N
     pdf.set_font("Helvetica", style="B" if style.bold else "", size=style.size_pt)
     for piece in (text, *text):  # the whole text, and each of its characters
         assert layout.text_width(piece, style) == pdf.get_string_width(piece), piece
+
+
+TRUETYPE_FONT = Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf")
+
+
+@pytest.mark.skipif(not TRUETYPE_FONT.exists(), reason=f"needs {TRUETYPE_FONT} (Debian's "
+                    "fonts-liberation, which chromium brings)")
+def test_a_truetype_font_is_measured_by_fpdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only core fonts are summed from their width table: a TrueType font's is keyed by
+    glyph, so summing it by character would give every character the default width."""
+    from web.services import pdf_layout
+
+    pdf = _pdf()
+    pdf.add_font("Liberation", fname=str(TRUETYPE_FONT))
+    monkeypatch.setattr(pdf_layout, "FONT_FAMILY", "Liberation")
+    layout = Layout(pdf)
+    pdf.set_font("Liberation", size=9)
+    for text in ("Walls 2027", "iiii", "WWWW"):
+        assert layout.text_width(text, BODY) == pdf.get_string_width(text), text
+    assert layout.text_width("iiii", BODY) < layout.text_width("WWWW", BODY)
 
 
 def test_a_long_paragraph_runs_over_pages_with_every_line_drawn(layout: Layout) -> None:
