@@ -221,6 +221,13 @@ def _csr(keys: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.int64
     return indptr, order
 
 
+def _slices(blob: bytes, offsets: npt.NDArray[np.int64], docs: I32) -> list[str]:
+    """The UTF-8 strings ``blob[offsets[d]:offsets[d + 1]]`` for each of ``docs``."""
+    starts: list[int] = offsets[docs].tolist()
+    ends: list[int] = offsets[docs + 1].tolist()
+    return [blob[a:z].decode("utf-8") for a, z in zip(starts, ends, strict=True)]
+
+
 def tie_hash(external_id: str) -> int:
     """64-bit blake2b of the external id: the documented, insertion-independent tie-break."""
     return int.from_bytes(hashlib.blake2b(external_id.encode("utf-8"), digest_size=8).digest())
@@ -611,6 +618,19 @@ class Index:
     def external_id(self, doc: int) -> str:
         """External id of internal row ``doc``."""
         return self._ext_blob[self._ext_off[doc] : self._ext_off[doc + 1]].decode("utf-8")
+
+    def names(self, docs: I32) -> list[str]:
+        """Supplier names of internal rows ``docs`` (a page of results), in order."""
+        return _slices(self._name_blob, self._name_off, docs)
+
+    def external_ids(self, docs: I32) -> list[str]:
+        """External ids of internal rows ``docs``, in order."""
+        return _slices(self._ext_blob, self._ext_off, docs)
+
+    def supplier_ids(self, docs: I32) -> list[int]:
+        """Supplier ids of internal rows ``docs``, in order."""
+        ids: list[int] = self._ids[docs].tolist()
+        return ids
 
     def row_of(self, external_id: str) -> int | None:
         """Internal row of the supplier with ``external_id`` (a dict built on first use)."""

@@ -436,12 +436,12 @@ def search(index: Index, query: Query) -> SearchResponse:
     docs = e.cand[page]
     km = geodesic_km_many(query.latitude, query.longitude, index._lat[docs], index._lon[docs])
     # which planned term each page supplier has: one binary search per term for the page
-    has = {t.tid: index.has_term(t.tid, docs) for t in e.planned}
-    explain = _Explainer(index, query, e, docs)
+    has = {t.tid: index.has_term(t.tid, docs).tolist() for t in e.planned}
+    term_has = [(t, has[t.tid]) for t in e.planned]
+    explain = _Explainer(index, query, e, page, docs)
     results = tuple(
-        explain.result(r, int(e.cand[i]), float(km[r]),
-                       [t for t in e.planned if has[t.tid][r]], i)
-        for r, i in enumerate(page)
+        explain.result(r, km_r, [t for t, found in term_has if found[r]])
+        for r, km_r in enumerate(km.tolist())
     )
     return SearchResponse(
         results=results,
@@ -476,10 +476,12 @@ def _fmt_km(km: float) -> str:
 
 class _Explainer:
     """Builds the page's results: what is the same for every result of a query is worked
-    out once here, not once per result."""
+    out once here, not once per result, and each array the results read is gathered for
+    the whole page at once into Python lists (reading numpy arrays one element at a time
+    costs more than the arithmetic done with the element)."""
 
     def __init__(self, index: Index, query: Query, e: Evaluation,
-                 docs: npt.NDArray[np.int32]) -> None:
+                 page: npt.NDArray[np.int64], docs: npt.NDArray[np.int32]) -> None:
         self.index, self.query, self.e = index, query, e
         w = query.weights
         self.shares = {  # each component's share of the weights
@@ -505,9 +507,28 @@ class _Explainer:
             f"weighted {1 - index.params.cpv_share:.0%} text, {index.params.cpv_share:.0%} CPV"
         )
         self.today = e.on_date.toordinal()
+        # the page's values, by result
+        self.docs: list[int] = docs.tolist()
+        self.total: list[float] = e.total[page].tolist()
+        self.capability: list[float] = e.capability[page].tolist()
+        self.text_norm: list[float] | None = (
+            None if e.text_norm is None else e.text_norm[page].tolist())
+        self.cpv: list[float] | None = None if e.cpv is None else e.cpv[page].tolist()
+        self.distance: list[float] | None = (
+            None if w.distance == 0 else e.distance_score[page].tolist())
+        self.sv_fit: list[float] = e.sv_fit[page].tolist() if e.sv_weights else []
+        self.rotation: list[float] = e.rotation[page].tolist() if w.rotation > 0 else []
+        self.has_cpv: list[bool] = index._has_cpv[docs].tolist()
+        self.radius: list[float] = index._service_radius[docs].tolist()
+        self.awards: list[int] = index._recent_awards[docs].tolist()
+        self.acc_from: list[int] = index._doc_acc_indptr[docs].tolist()
+        self.acc_to: list[int] = index._doc_acc_indptr[docs + 1].tolist()
+        self.supplier_ids = index.supplier_ids(docs)
+        self.external_ids = index.external_ids(docs)
+        self.names = index.names(docs)
         # each chosen option's commitment for every page supplier: one binary search per
         # option for the whole page
-        self.sv_qty: dict[str, npt.NDArray[np.float64]] = {}
+        self.sv_qty: dict[str, list[float]] = {}
         for code in e.sv_weights:
             qty = np.zeros(len(docs), dtype=np.float64)
             oid = index._sv_id.get(code)
@@ -518,22 +539,18 @@ class _Explainer:
                     j = np.minimum(np.searchsorted(plist, docs), len(plist) - 1)
                     found = plist[j] == docs
                     qty[found] = index._sv_qty[a + j[found]]
-            self.sv_qty[code] = qty
+            self.sv_qty[code] = qty.tolist()
 
-    def result(self, r: int, doc: int, km: float, matched: list[PlannedTerm],
-               i: int) -> MatchResult:
-        """The ``r``-th result of the page: supplier ``doc``, at ``cand`` position ``i``."""
+    def result(self, r: int, km: float, matched: list[PlannedTerm]) -> MatchResult:
+        """The ``r``-th result of the page, ``km`` away, having the ``matched`` terms."""
         index, query, e = self.index, self.query, self.e
         w = query.weights
         shares = self.shares
+        doc = self.docs[r]
 
-        def points(component: str, value: float) -> float:
-            """Contribution to the 0–100 total, computed as the total is."""
-            return shares[component] * value * 100.0
-
-        capability = float(e.capability[i])
-        text_norm = None if e.text_norm is None else float(e.text_norm[i])
-        cpv_value = None if e.cpv is None else float(e.cpv[i])
+        capability = self.capability[r]
+        text_norm = None if self.text_norm is None else self.text_norm[r]
+        cpv_value = None if self.cpv is None else self.cpv[r]
 
         # capability reason and matched terms
         matched_words: list[str] = []
@@ -558,21 +575,22 @@ class _Explainer:
             parts.append(_cpv_reason(index, doc, e.codes))
         if text_norm is None and cpv_value is None:
             parts.append("no need text or CPV codes: capability not scored")
-        if text_norm is not None and cpv_value is not None and index._has_cpv[doc]:
+        if text_norm is not None and cpv_value is not None and self.has_cpv[r]:
             parts.append(self.cpv_share_reason)
+        # each contribution to the 0–100 total is computed as the total is
         comps = [
             ComponentScore("capability", capability, w.capability,
-                           points("capability", capability), "; ".join(parts)),
+                           shares["capability"] * capability * 100.0, "; ".join(parts)),
         ]
         # distance
-        distance_score = 0.0 if w.distance == 0 else float(e.distance_score[i])
+        distance_score = 0.0 if self.distance is None else self.distance[r]
         comps.append(ComponentScore("distance", distance_score, w.distance,
-                                    points("distance", distance_score),
+                                    shares["distance"] * distance_score * 100.0,
                                     _fmt_km(km) + self.dist_suffix))
         # social value
         items, gbp = self._social_value_items(r)
         if e.sv_weights:
-            sv_fit = float(e.sv_fit[i])
+            sv_fit = self.sv_fit[r]
             committed = [item.code for item in items if item.quantity_per_million > 0]
             sv_reason = f"commits to {len(committed)} of {len(e.sv_weights)} chosen options"
             if committed:
@@ -580,38 +598,38 @@ class _Explainer:
             if gbp is not None:
                 sv_reason += f"; estimated £{gbp:,.0f} at £{query.contract_value:,.0f}"
             comps.append(ComponentScore("social_value", sv_fit, e.w_sv,
-                                        points("social_value", sv_fit), sv_reason))
+                                        shares["social_value"] * sv_fit * 100.0, sv_reason))
         else:
             comps.append(ComponentScore("social_value", 0.0, 0.0, 0.0,
                                         "no social-value options chosen: weight drops out"))
-        awards = int(index._recent_awards[doc])
+        awards = self.awards[r]
         if w.rotation > 0:
             # only when the member turns fair rotation on: otherwise every breakdown would
             # carry a zero line that explains nothing
-            rotation = float(e.rotation[i])
+            rotation = self.rotation[r]
             plural = "award" if awards == 1 else "awards"
             comps.append(ComponentScore(
-                "rotation", rotation, w.rotation, points("rotation", rotation),
+                "rotation", rotation, w.rotation, shares["rotation"] * rotation * 100.0,
                 f"{awards} {plural} through the service in the last 12 months; "
                 f"fewer recent awards score higher: 1/(1+{awards}) = {rotation:.2f}",
             ))
         # flags
         flags: list[str] = []
-        radius = index._service_radius[doc]
+        radius = self.radius[r]
         if not math.isnan(radius) and km > radius:
             flags.append(f"outside supplier's service radius ({radius:g} km)")
-        for j in range(index._doc_acc_indptr[doc], index._doc_acc_indptr[doc + 1]):
+        for j in range(self.acc_from[r], self.acc_to[r]):
             expiry = int(index._doc_acc_expiry[j])
             if expiry != NO_EXPIRY and expiry < self.today:
                 name = index._acc_display.get(index._acc_names[index._doc_acc_name[j]], "")
                 flags.append(f"accreditation {name} expired on {date.fromordinal(expiry)}")
-        external_id = index.external_id(doc)
+        external_id = self.external_ids[r]
         return MatchResult(
-            supplier_id=index.supplier_id(doc),
+            supplier_id=self.supplier_ids[r],
             external_id=external_id,
-            name=index.name(doc),
+            name=self.names[r],
             rank=query.offset + r + 1,
-            score=float(e.total[i]),
+            score=self.total[r],
             distance_km=km,
             components=tuple(comps),
             matched_terms=tuple(matched_terms),
@@ -631,7 +649,7 @@ class _Explainer:
         items = []
         total: float | None = 0.0 if value is not None else None
         for code, weight in self.e.sv_weights.items():
-            qty = float(self.sv_qty[code][r])
+            qty = self.sv_qty[code][r]
             option = options.get(code)
             proxy = option.proxy_gbp_per_unit if option else 0.0
             quantity = None if value is None else qty * value / 1e6

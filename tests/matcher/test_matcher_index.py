@@ -147,3 +147,15 @@ def test_cpv_prefix_lists_hold_each_supplier_once_in_order(monkeypatch) -> None:
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="duplicate supplier id"):
         make_index([make_supplier(id=1), make_supplier(id=1, external_id="OTHER")])
+
+
+def test_page_accessors_read_the_same_as_one_row_at_a_time() -> None:
+    suppliers = varied_suppliers()
+    suppliers[3] = make_supplier(id=9003, external_id="ÉX-3 ✓", name="Café Ñandú Ltd")
+    index = make_index(suppliers)
+    docs = np.array([5, 3, 0, len(suppliers) - 1, 3], dtype=np.int32)  # any order, repeats
+    assert index.names(docs) == [index.name(int(d)) for d in docs]
+    assert index.external_ids(docs) == [index.external_id(int(d)) for d in docs]
+    assert index.supplier_ids(docs) == [index.supplier_id(int(d)) for d in docs]
+    assert "Café Ñandú Ltd" in index.names(docs)
+    assert index.names(np.array([], dtype=np.int32)) == []
