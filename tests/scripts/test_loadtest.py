@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import re
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -110,3 +114,71 @@ def test_the_register_change_says_when_it_was_imported_again(
     [line] = loadtest._change_summary([], faults, measure_from=1.0)
     assert line.startswith("- register changed at 9.0 s (one supplier imported, ")
     assert said in line
+
+
+class _OneShotServer:
+    """A real socket on 127.0.0.1 that reads one request and answers ``reply`` bytes."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.request = b""
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.sock.accept()
+        with connection:
+            while b"\r\n\r\n" not in self.request:
+                self.request += connection.recv(4096)
+            head, _, body = self.request.partition(b"\r\n\r\n")
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1)) if (
+                b"Content-Length" in head) else 0
+            while len(body) < length:
+                body += connection.recv(4096)
+            self.request = head + b"\r\n\r\n" + body
+            connection.sendall(self.reply)
+        self.sock.close()
+
+
+@pytest.mark.parametrize(("reply", "status", "body"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+     b'{"a":1}', 200, b'{"a":1}'),
+    (b"HTTP/1.1 201 CREATED\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n", 201, b"abcdefg"),
+    (b"HTTP/1.1 303 SEE OTHER\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n", 303, b""),
+    (b"HTTP/1.0 503 SERVICE UNAVAILABLE\r\n\r\nbusy", 503, b"busy"),  # no length: until close
+])
+def test_the_client_reads_each_kind_of_response(reply: bytes, status: int, body: bytes) -> None:
+    server = _OneShotServer(reply)
+    got = loadtest.http_exchange(server.port, "POST", "/api/v1/search?x=1", b'{"need":"roof"}',
+                                 {"Authorization": "Bearer t", "Content-Type": "application/json"})
+    server.thread.join(5)
+    assert got == (status, body)
+    head, _, sent_body = server.request.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /api/v1/search?x=1 HTTP/1.1"
+    assert {b"Connection: close", b"Authorization: Bearer t", b"Content-Length: 15",
+            f"Host: 127.0.0.1:{server.port}".encode()} <= set(lines)
+    assert sent_body == b'{"need":"roof"}'
+
+
+@pytest.mark.parametrize(("reply", "error"), [
+    (b"", http.client.RemoteDisconnected),  # closed with no answer (a killed worker)
+    (b"HTTP/1.1 200 OK\r\nContent-Len", http.client.RemoteDisconnected),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", http.client.IncompleteRead),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc", http.client.IncompleteRead),
+])
+def test_a_cut_short_response_is_an_error(reply: bytes, error: type[Exception]) -> None:
+    server = _OneShotServer(reply)
+    with pytest.raises(error):
+        loadtest.http_exchange(server.port, "GET", "/readyz", None, {})
+    server.thread.join(5)
+
+
+def test_a_refused_connection_is_an_os_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]
+    with pytest.raises(OSError):
+        loadtest.http_exchange(port, "GET", "/", None, {})
