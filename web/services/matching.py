@@ -334,21 +334,24 @@ def build_index(*, data_version: str) -> Index:
     """Build an index over every active supplier, the thesaurus and the current catalogue.
 
     Reads with a handful of set-wise queries (not one per supplier), so a large register
-    loads in seconds.
+    loads in seconds. They are Core statements on the session's connection: plain rows,
+    without the ORM's per-row loading, which took a fifth of a build at 100,000 suppliers
+    (one row per supplier, and per accreditation and commitment).
     """
+    connection = db.session.connection()
     lots_of: dict[int, set[str]] = defaultdict(set)
-    for supplier_id, code in db.session.execute(
+    for supplier_id, code in connection.execute(
         sa.select(supplier_lots.c.supplier_id, Lot.code).join(Lot, Lot.id == supplier_lots.c.lot_id)
     ):
         lots_of[supplier_id].add(code)
     accreditations_of: dict[int, list[Accreditation]] = defaultdict(list)
-    for supplier_id, name, expires_on in db.session.execute(
+    for supplier_id, name, expires_on in connection.execute(
         sa.select(AccreditationRow.supplier_id, AccreditationRow.name, AccreditationRow.expires_on)
         .order_by(AccreditationRow.supplier_id, AccreditationRow.name)
     ):
         accreditations_of[supplier_id].append(Accreditation(name, expires_on))
     commitments_of: dict[int, list[Commitment]] = defaultdict(list)
-    for supplier_id, code, quantity in db.session.execute(
+    for supplier_id, code, quantity in connection.execute(
         sa.select(CommitmentRow.supplier_id, CommitmentRow.option_code,
                   CommitmentRow.quantity_per_million)
         .order_by(CommitmentRow.supplier_id, CommitmentRow.option_code)
@@ -384,9 +387,9 @@ def build_index(*, data_version: str) -> Index:
             commitments=tuple(commitments_of.get(row.id, ())),
             recent_awards=awards.get(row.id, 0),
         )
-        for row in db.session.execute(
-            sa.select(*columns).where(Supplier.active.is_(True)).order_by(Supplier.id)
-            .execution_options(yield_per=SUPPLIER_ROWS_PER_FETCH)
+        for row in connection.execute(
+            sa.select(*columns).where(Supplier.active.is_(True)).order_by(Supplier.id),
+            execution_options={"yield_per": SUPPLIER_ROWS_PER_FETCH},
         )
     )
     return Index.build(
