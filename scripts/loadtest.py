@@ -97,6 +97,7 @@ REFERENCE_PASSES = 5
 PG_GRACE_S = 1.0  # after the restart command returns, still "during the restart"
 KILL_SLACK_S = 0.05  # between taking the time and the kill reaching the worker
 REQUEST_TIMEOUT_S = 30
+READY_TIMEOUT_S = 10  # one /readyz poll while gunicorn starts
 SYNTHETIC_POSTCODES = 20_000
 IMPORT_BATCH = 25_000  # rows per file given to the importer (about 16 MB)
 
@@ -299,10 +300,11 @@ class Server:
                 raise SystemExit(f"gunicorn exited ({self.proc.returncode}); "
                                  f"see {self.error_log}:\n" + self.error_log.read_text()[-3000:])
             try:
-                status, _body = _get(self.port, "/readyz")
+                status, _body = http_exchange(self.port, "GET", "/readyz", None, {},
+                                              timeout_s=READY_TIMEOUT_S)
                 if status == 200 and len(self.workers()) >= 1:
                     return time.monotonic() - started
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.25)
         raise SystemExit(f"gunicorn not ready after {timeout_s} s; see {self.error_log}")
@@ -393,22 +395,13 @@ def _postgres_cpu() -> tuple[int, float] | None:
     return (postmaster, total) if postmaster is not None else None
 
 
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 # ---------------------------------------------------------------------------------------
 # 3. The clients (run in child processes)
 
 
 def http_exchange(port: int, method: str, path: str, body: bytes | None,
-                  headers: dict[str, str]) -> tuple[int, bytes]:
+                  headers: dict[str, str], *,
+                  timeout_s: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes]:
     """One request on a new connection to ``HOST:port``: (status, body).
 
     Written on a bare socket rather than with ``http.client`` because the clients share
@@ -426,7 +419,7 @@ def http_exchange(port: int, method: str, path: str, body: bytes | None,
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-    with socket.create_connection((HOST, port), timeout=REQUEST_TIMEOUT_S) as sock:
+    with socket.create_connection((HOST, port), timeout=timeout_s) as sock:
         sock.sendall(request)
         chunks = []
         while chunk := sock.recv(65536):
