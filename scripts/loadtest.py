@@ -71,11 +71,14 @@ FORBIDDEN_DATABASES = {"test", "fm_dev", "postgres", "template0", "template1"}
 DEFAULT_MIX = "search=75,results=12,write=9,export=4"
 EXPORT_FORMATS = (("csv", 50), ("json", 25), ("xlsx", 15), ("pdf", 10))
 EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "export": 200,
-                   "form": 303}
+                   "form": 303, "health": 200, "options": 200}
 # Kinds of --mix. "form" is not in the default mix: a member adding a supplier from a
 # results page to a new shortlist through the web form (CSRF token, session cookie), whose
 # commit goes through web.db_setup.commit_then rather than the API's path.
-MIX_KINDS = ("search", "results", "write", "export", "form")
+# "health" and "options" are not in it either: the floor of the stack, for comparison.
+# "health" is GET /healthz (gunicorn, Flask and the request log, no database); "options"
+# is GET /api/v1/social-value-options (the same, plus the token lookup and one read).
+MIX_KINDS = ("search", "results", "write", "export", "form", "health", "options")
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
 FAULTS = ("change", "kill", "restart")  # the register changes, a worker is killed, PG restarts
@@ -586,6 +589,12 @@ class _Client:
         if status == 303:
             self.records[-1] = (*self.records[-1][:5], ("form", name, supplier_id))
 
+    def do_health(self) -> None:
+        self._call("health", "GET", "/healthz", None)
+
+    def do_options(self) -> None:
+        self._call("options", "GET", "/api/v1/social-value-options", None)
+
     def do_write(self) -> None:
         if self.shortlist is None or not self.candidates:
             if self.search_body is None or not self.candidates:
@@ -1013,7 +1022,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
     by_kind: dict[str, list[Record]] = defaultdict(list)
     for record in window:
         by_kind[record[0]].append(record)
-    order = ["search", "results", "create", "entry", "export", "form"]
+    order = ["search", "results", "create", "entry", "export", "form", "health", "options"]
     for kind in [*order, "all"]:
         rows = window if kind == "all" else by_kind.get(kind, [])
         if not rows:
@@ -1023,6 +1032,7 @@ def report(args: argparse.Namespace, prepared: Prepared, records: list[Record], 
         label = {"search": "API search", "results": "results page", "create": "shortlist create",
                  "entry": "shortlist add entry", "export": "shortlist export",
                  "form": "web form: add to a new shortlist",
+                 "health": "health check (floor)", "options": "API options (floor)",
                  "all": "**all**"}[kind]
         lines.append(
             f"| {label} | {len(rows)} | {len(latencies) / seconds:.1f} | "

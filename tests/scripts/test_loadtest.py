@@ -182,3 +182,23 @@ def test_a_refused_connection_is_an_os_error() -> None:
         port = sock.getsockname()[1]
     with pytest.raises(OSError):
         loadtest.http_exchange(port, "GET", "/", None, {})
+
+
+@pytest.mark.parametrize(("kind", "request_line", "token_sent"), [
+    ("health", b"GET /healthz HTTP/1.1", False),
+    ("options", b"GET /api/v1/social-value-options HTTP/1.1", True),
+])
+def test_the_floor_kinds_send_their_request(
+    kind: str, request_line: bytes, token_sent: bool
+) -> None:
+    server = _OneShotServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    plan = loadtest.ClientPlan(server.port, "fm_secret", "session=x", "csrf", ["roofing"],
+                               ["SW1A 1AA"], [1], [(kind, 1)], 1, 0.0, 0.0, 1, None)
+    client = loadtest._Client(plan, loadtest.random.Random(1), "c0")
+    getattr(client, f"do_{kind}")()
+    server.thread.join(5)
+    assert server.request.split(b"\r\n")[0] == request_line
+    assert (b"Authorization: Bearer fm_secret" in server.request) is token_sent
+    [(recorded_kind, _, _, status, error, _)] = client.records
+    assert (recorded_kind, status, error) == (kind, 200, "")
+    assert kind in loadtest.MIX_KINDS and loadtest.EXPECTED_STATUS[kind] == 200
