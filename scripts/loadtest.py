@@ -77,7 +77,8 @@ EXPECTED_STATUS = {"search": 200, "results": 200, "create": 201, "entry": 201, "
 # commit goes through web.db_setup.commit_then rather than the API's path.
 # "health" and "options" are not in it either: the floor of the stack, for comparison.
 # "health" is GET /healthz (gunicorn, Flask and the request log, no database); "options"
-# is GET /api/v1/social-value-options (the same, plus the token lookup and one read).
+# is GET /api/v1/social-value-options (the same, plus the token lookup and reading the
+# catalogue).
 MIX_KINDS = ("search", "results", "write", "export", "form", "health", "options")
 ENTRIES_PER_SHORTLIST = 5
 KILL_AT = 0.4  # of the measured duration
