@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import random
 import re
 import socket
 import sys
@@ -194,7 +195,7 @@ def test_the_floor_kinds_send_their_request(
     server = _OneShotServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
     plan = loadtest.ClientPlan(server.port, "fm_secret", "session=x", "csrf", ["roofing"],
                                ["SW1A 1AA"], [1], [(kind, 1)], 1, 0.0, 0.0, 1, None)
-    client = loadtest._Client(plan, loadtest.random.Random(1), "c0")
+    client = loadtest._Client(plan, random.Random(1), "c0")
     getattr(client, f"do_{kind}")()
     server.thread.join(5)
     assert server.request.split(b"\r\n")[0] == request_line
