@@ -31,6 +31,7 @@ from web.models import (
     Supplier,
     User,
 )
+from web.services import admin as admin_service
 from web.services.catalogue import load_catalogue
 from web.services.versions import current_version
 
@@ -419,8 +420,12 @@ def _count_suppliers() -> int:
 
 
 def _uploads(app: Flask) -> list[Path]:
+    """The stored uploads (not the rejects files kept for download) in the upload folder.
+
+    A token may itself hold the separator "__", so a rejects file is told by its suffix."""
     folder = Path(app.instance_path) / "admin-imports"
-    return sorted(p for p in folder.glob("*") if "__" in p.name) if folder.exists() else []
+    rejects = admin_service.REJECTS_SUFFIX
+    return sorted(p for p in folder.glob("*__*") if not p.name.endswith(rejects))
 
 
 def test_upload_dry_run_then_import(app: Flask, app_context: Flask, client: Any,
@@ -452,8 +457,15 @@ def test_upload_dry_run_then_import(app: Flask, app_context: Flask, client: Any,
     assert again.status_code == 303
 
 
-def test_upload_with_bad_rows_writes_nothing(app_context: Flask, client: Any,
-                                             signed_in: User) -> None:
+@pytest.mark.parametrize("random_token", [
+    None,  # as secrets makes them
+    "abc__defghijklmnopqrstuvwxyz0123",  # holds the separator, as about 1 token in 130 does
+])
+def test_upload_with_bad_rows_writes_nothing(app: Flask, app_context: Flask, client: Any,
+                                             signed_in: User, monkeypatch: pytest.MonkeyPatch,
+                                             random_token: str | None) -> None:
+    if random_token is not None:
+        monkeypatch.setattr(admin_service.secrets, "token_urlsafe", lambda _n: random_token)
     response = _upload(client, BAD_CSV)
 
     html = response.get_data(as_text=True)
@@ -483,6 +495,10 @@ def test_upload_with_bad_rows_writes_nothing(app_context: Flask, client: Any,
     body = rejects.get_data(as_text=True)
     assert "NEW-2" in body and "NEW-3" in body and "NEW-1" not in body
     assert "reason" in body.splitlines()[0]
+    # The upload is gone after the import; its rejects file stays for downloading.
+    assert _uploads(app) == []
+    folder = Path(app.instance_path) / "admin-imports"
+    assert (folder / f"{token}{admin_service.REJECTS_SUFFIX}").exists()
 
 
 def test_upload_of_an_unreadable_file(app: Flask, app_context: Flask, client: Any,
