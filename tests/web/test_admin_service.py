@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -580,6 +581,46 @@ def test_uploads_are_stored_under_random_names(
         service.store_upload(tmp_path, io.BytesIO(b""), "suppliers.pdf")
     service.discard_upload(tmp_path, token)
     assert service.find_upload(tmp_path, token) is None
+
+
+def test_uploads_and_rejects_files_older_than_a_day_are_purged(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    stale = (now - service.UPLOAD_MAX_AGE - dt.timedelta(minutes=1)).timestamp()
+    fresh = (now - service.UPLOAD_MAX_AGE + dt.timedelta(minutes=1)).timestamp()
+    files = {
+        "old__suppliers.csv": stale, "old__x" + service.REJECTS_SUFFIX: stale,
+        "oldtoken" + service.REJECTS_SUFFIX: stale,
+        "new__suppliers.csv": fresh, "newtoken" + service.REJECTS_SUFFIX: fresh,
+        "notes.txt": stale,  # not the service's file: left alone
+    }
+    for name, mtime in files.items():
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (mtime, mtime))
+
+    assert service.purge_stale_uploads(tmp_path, now=now) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "new__suppliers.csv", "newtoken" + service.REJECTS_SUFFIX, "notes.txt"]
+    assert service.purge_stale_uploads(tmp_path / "missing", now=now) == 0
+
+
+def test_a_file_another_worker_purged_first_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
+    stale = (now - service.UPLOAD_MAX_AGE - dt.timedelta(hours=1)).timestamp()
+    for name in ("a__suppliers.csv", "b__suppliers.csv"):
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (stale, stale))
+    real_stat = Path.stat
+
+    def stat_after_the_other_worker(path: Path, **kwargs: Any) -> os.stat_result:
+        if path.name == "a__suppliers.csv":
+            path.unlink()  # the other worker removes it between the listing and the stat
+        return real_stat(path, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat_after_the_other_worker)
+    assert service.purge_stale_uploads(tmp_path, now=now) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(("value", "shown"), [

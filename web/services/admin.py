@@ -612,17 +612,21 @@ def discard_upload(folder: Path, token: str) -> None:
 
 
 def purge_stale_uploads(folder: Path, *, now: dt.datetime | None = None) -> int:
-    """Delete uploads and rejects files older than :data:`UPLOAD_MAX_AGE`."""
+    """Delete uploads and rejects files older than :data:`UPLOAD_MAX_AGE`; return how many.
+
+    Another worker may be purging the same folder at the same moment: a file it removed
+    first is passed over, not an error."""
     cutoff = (now or utcnow()).timestamp() - UPLOAD_MAX_AGE.total_seconds()
     removed = 0
-    for path in folder.glob(f"*{_SEPARATOR}*") if folder.exists() else ():
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    for path in folder.glob(f"*{REJECTS_SUFFIX}") if folder.exists() else ():
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
+    for path in folder.iterdir() if folder.exists() else ():
+        if _SEPARATOR not in path.name and not path.name.endswith(REJECTS_SUFFIX):
+            continue
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
     return removed
 
 
