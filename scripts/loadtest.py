@@ -173,7 +173,9 @@ def prepare(args: argparse.Namespace, tmp: Path) -> Prepared:
             from flask import session
             from flask_wtf.csrf import generate_csrf
 
-            session["user_id"] = user.id
+            from web.auth import start_session
+
+            start_session(session, user)
             csrf = generate_csrf()  # keeps its secret in the session, signed into the cookie
             cookie = f"{app.config['SESSION_COOKIE_NAME']}={serializer.dumps(dict(session))}"
         capabilities = db.session.scalars(

@@ -140,10 +140,11 @@ class AuthActions:
         self._client = client
 
     def login_as(self, user) -> None:  # type: ignore[no-untyped-def]
-        from web.auth import SESSION_KEY
+        from web.auth import start_session
 
         with self._client.session_transaction() as session:
-            session[SESSION_KEY] = user.id
+            session.clear()
+            start_session(session, user)
 
     def logout(self) -> None:
         with self._client.session_transaction() as session:

@@ -1,14 +1,18 @@
 """Who is signed in, and the access checks every view uses.
 
-The signed session cookie holds the user's id; each request loads the user into
-``g.user`` (``None`` when signed out or the account is deactivated). Views declare their
-rule with a decorator; the rule lives here, not in each view.
+The signed session cookie holds the user's id and a stamp of their password hash; each
+request loads the user into ``g.user`` (``None`` when signed out, when the account is
+deactivated, or when the password has changed since the session began: a new password
+signs out every other session). Views declare their rule with a decorator; the rule lives
+here, not in each view.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import hashlib
+import hmac
+from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -21,6 +25,8 @@ from web.services.versions import remember_version, with_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "user_id"
+STAMP_KEY = "password_stamp"
+STAMP_CHARS = 16  # hex characters of the stamp: 64 bits, against guessing a match
 # With the organisation: every signed-in page's header names it. And the matching index's
 # data version, which most pages need next (the search form's choices, the results, the
 # register's size on the home page): one query, not two.
@@ -44,7 +50,19 @@ def _load_user() -> None:
     if row is not None:
         remember_version(row)
         user = row[0]
-    g.user = user if user is not None and user.active else None
+    g.user = (user if user is not None and user.active
+              and _stamp_matches(session.get(STAMP_KEY), user) else None)
+
+
+def password_stamp(user: User) -> str:
+    """A short digest of ``user``'s password hash, kept in their sessions: it changes with
+    the password, which ends the sessions begun before."""
+    digest = hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()
+    return digest[:STAMP_CHARS]
+
+
+def _stamp_matches(stamp: object, user: User) -> bool:
+    return isinstance(stamp, str) and hmac.compare_digest(stamp, password_stamp(user))
 
 
 def current_user() -> User | None:
@@ -52,10 +70,19 @@ def current_user() -> User | None:
     return cast(User | None, g.get("user"))
 
 
+def start_session(target: MutableMapping[str, Any], user: User) -> None:
+    """Fill an emptied session ``target`` for ``user``: their id and password stamp."""
+    target[SESSION_KEY] = user.id
+    target[STAMP_KEY] = password_stamp(user)
+
+
 def sign_in(user: User) -> None:
-    """Start a fresh session for ``user`` (clearing the old one against session fixation)."""
+    """Start a fresh session for ``user`` (clearing the old one against session fixation).
+
+    Called again after the user changes their password, so that this session goes on
+    while every other one ends."""
     session.clear()
-    session[SESSION_KEY] = user.id
+    start_session(session, user)
     session.permanent = True
 
 

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from web.extensions import db
-from web.models import Framework, MemberOrganisation, Role
+from web.models import Framework, MemberOrganisation, Role, User
 
 DEMO_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
 
@@ -96,5 +96,27 @@ def users_create(email: str, name: str, organisation: str | None, role: str, pas
     db.session.commit()
     click.echo(f"Created {user.role.value} {user.email}.")
 
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.password_option(help="The new password (prompted, hidden, if not given).")
+def users_set_password(email: str, password: str) -> None:
+    """Give a user a new password (one who has forgotten theirs, even the last admin).
+
+    Every session they had ends. Audited as ``user.password_set`` by the system."""
+    from web.services.admin import AdminError, set_user_password
+
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        click.echo(f"Error: no user with email {email!r}.", err=True)
+        sys.exit(1)
+    try:
+        set_user_password(user, password, actor=None)
+    except AdminError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Set a new password for {user.email}.")
 
 __all__ = ["init_app"]

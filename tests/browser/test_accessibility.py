@@ -130,6 +130,12 @@ def correct_outcome_with_errors(page: Page) -> None:
     assert page.locator(".govuk-error-summary").is_visible()
 
 
+def change_password_with_errors(page: Page) -> None:
+    page.get_by_role("button", name="Change password").click()  # nothing filled in
+    page.wait_for_load_state()
+    assert page.locator(".govuk-error-summary").is_visible()
+
+
 def nothing(_page: Page) -> None:
     pass
 
@@ -150,6 +156,11 @@ PAGES: list[tuple[str, str, bool, Callable[[Page], None]]] = [
     ("correct the outcome", "correct_outcome", True, nothing),
     ("correct the outcome with errors", "correct_outcome", True, correct_outcome_with_errors),
     ("catalogue", "/catalogue/", True, nothing),
+    ("your account", "/account/", True, nothing),
+    ("change your password", "/account/password", True, nothing),
+    ("change your password with errors", "/account/password", True,
+     change_password_with_errors),
+    ("API tokens", "/account/tokens", True, nothing),
 ]
 
 

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from tests.conftest import AuthActions
 from tests.factories import (
     catalogue_data,
     make_framework,
@@ -94,6 +95,7 @@ def test_admin_pages(app: Flask, app_context: Flask, client: Any, signed_in: Use
     organisation.sites.append(site)
     first = make_supplier(name="Acme Roofing Ltd", postcode=VALID_POSTCODE)
     second = make_supplier(name="ACME Roofing Limited", postcode=VALID_POSTCODE)
+    member = make_user(organisation=organisation)
     db.session.commit()
     lot_id = framework.lots[0].id
     pages = [
@@ -108,7 +110,8 @@ def test_admin_pages(app: Flask, app_context: Flask, client: Any, signed_in: Use
         f"/admin/organisations/{organisation.id}/edit",
         f"/admin/organisations/{organisation.id}/sites/new",
         f"/admin/organisations/{organisation.id}/sites/{site.id}/remove",
-        "/admin/users", "/admin/users/new", "/admin/audit?action=x&object_type=y&page=3",
+        "/admin/users", "/admin/users/new", f"/admin/users/{member.id}/password",
+        "/admin/audit?action=x&object_type=y&page=3",
     ]
     for page in pages:
         response = client.get(page)
@@ -683,6 +686,69 @@ def test_users_add_and_deactivate(app_context: Flask, client: Any, signed_in: Us
     assert client.post(f"/admin/users/{user.id}/reactivate").status_code == 303
 
 
+NEW_PASSWORD = "three random words"
+
+
+def test_an_admin_sets_a_new_password_for_a_user(
+    app: Flask, app_context: Flask, client: Any, signed_in: User
+) -> None:
+    user = make_user(name="Bo Member", email="bo@member.example")
+    db.session.commit()
+    theirs = app.test_client()  # the user's own session, begun before
+    AuthActions(theirs).login_as(user)
+    assert theirs.get("/account/").status_code == 200
+
+    listing = client.get("/admin/users").get_data(as_text=True)
+    assert f'href="/admin/users/{user.id}/password"' in listing
+    assert 'href="/account/password">Change your password' in listing
+    response = client.post(f"/admin/users/{user.id}/password", data={
+        "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
+
+    assert response.status_code == 303 and response.location == "/admin/users"
+    db.session.expire_all()
+    changed = db.session.get(User, user.id)
+    assert changed.check_password(NEW_PASSWORD)
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "user.password_set")).all()
+    assert event.actor_id == signed_in.id and event.object_id == str(user.id)
+    assert event.details == {}  # neither the password nor its hash
+    # Their old session is over; the admin's goes on.
+    assert theirs.get("/account/").status_code == 302
+    assert client.get("/admin/users").status_code == 200
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"new_password": "", "confirm_password": ""}, "Enter the new password"),
+    ({"new_password": "short", "confirm_password": "short"}, "at least 10 characters"),
+    ({"new_password": NEW_PASSWORD, "confirm_password": "three random wordz"},
+     "The passwords do not match"),
+    ({"new_password": "bo@member.example", "confirm_password": "bo@member.example"},
+     "must not be the email address"),
+])
+def test_a_refused_new_password_changes_nothing(
+    app_context: Flask, client: Any, signed_in: User, data: dict[str, str], message: str
+) -> None:
+    user = make_user(email="bo@member.example")
+    db.session.commit()
+    before = user.password_hash
+
+    response = client.post(f"/admin/users/{user.id}/password", data=data)
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, user.id).password_hash == before
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+def test_an_admin_changes_their_own_password_on_their_account_page(
+    client: Any, signed_in: User
+) -> None:
+    response = client.get(f"/admin/users/{signed_in.id}/password")
+    assert response.status_code == 302 and response.location == "/account/password"
+    assert client.get("/admin/users/999999/password").status_code == 404
+
+
 def test_audit_page_filters(app_context: Flask, client: Any, signed_in: User) -> None:
     supplier = make_supplier(name="Acme Roofing Ltd")
     db.session.commit()
@@ -745,6 +811,14 @@ ADMIN_WRITES: dict[str, tuple[Any, Any, str, Any]] = {
         "Bo Member has been deactivated.",
         lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(User)
                                       .where(User.active.is_(False)))),
+    "set a user's password": (
+        lambda: {"user": make_user(name="Bo Member")},
+        lambda c, ids: c.post(f"/admin/users/{ids['user']}/password", data={
+            "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
+        "New password set for Bo Member. Give it to them securely: they are signed out "
+        "wherever they were signed in.",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)
+                                      .where(AuditEvent.action == "user.password_set"))),
 }
 
 

@@ -346,12 +346,15 @@ def test_a_signed_in_request_cut_off_while_loading_its_user_runs_again(
     from flask import g, jsonify
 
     from tests.factories import make_user
-    from web.auth import SESSION_KEY
+    from web.auth import start_session
     from web.db_setup import retry_views_after_disconnect
 
     with app.app_context():
-        user_id = make_user().id
+        user = make_user()
         db.session.commit()
+        user_id = user.id
+        stamped: dict[str, Any] = {}
+        start_session(stamped, user)
     second = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SECRET_KEY": "k" * 32,
                          "DATABASE_CONNECT_RETRY_S": 5}, instance_path=str(tmp_path))
     cut: list[int] = []
@@ -374,7 +377,7 @@ def test_a_signed_in_request_cut_off_while_loading_its_user_runs_again(
     retry_views_after_disconnect(second)
     client = second.test_client()
     with client.session_transaction() as session:
-        session[SESSION_KEY] = user_id
+        session.update(stamped)
     response = client.get("/__who")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {"user": user_id}

@@ -38,6 +38,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from web.forms.auth import new_password_fields
 from web.forms.validators import NoControlCharacters
 from web.models import Lot, OrganisationType, Role, Supplier
 from web.postcodes import PostcodeDirectory
@@ -354,6 +355,13 @@ class UserForm(AdminForm):
         validators=[DataRequired("Enter an initial password"), Length(max=200)],
     )
     submit = SubmitField("Add user", widget=GovSubmitInput())
+
+
+class SetPasswordForm(AdminForm):
+    """A new password for a user who has forgotten theirs, twice."""
+
+    new_password, confirm_password = new_password_fields("New password")
+    submit = SubmitField("Set password", widget=GovSubmitInput())
 
 
 class AuditFilterForm(AdminForm):

@@ -47,7 +47,7 @@ from web.models import (
 from web.models.base import utcnow
 from web.postcodes import Location, PostcodeDirectory, PostcodeError
 from web.services import supplier_fields
-from web.services.accounts import AccountError, create_user
+from web.services.accounts import AccountError, check_new_password, create_user
 from web.services.audit import record_event
 from web.services.catalogue import CatalogueError, current_catalogue, load_catalogue
 from web.services.supplier_fields import ContactValues, FieldError
@@ -947,6 +947,25 @@ def set_user_active(user: User, active: bool, *, actor: User) -> bool:
                  organisation_id=actor.organisation_id, object_type="user", object_id=user.id,
                  details={"before": changed_before, "after": changed_after})
     return True
+
+
+def set_user_password(user: User, password: str, *, actor: User | None) -> None:
+    """Give ``user`` a new password chosen by an admin (who passes it on securely), for a
+    user who has forgotten theirs; flush, audited as ``user.password_set`` by ``actor``
+    (None: the system, the command line) with no password or hash in the event. Every
+    session the user had ends.
+
+    :raise AdminError: a password :func:`web.services.accounts.check_new_password` refuses.
+    """
+    try:
+        check_new_password(password, email=user.email)
+    except AccountError as error:
+        raise AdminError(_sentence(str(error))) from None
+    user.set_password(password)
+    db.session.flush()
+    record_event("user.password_set", actor=actor,
+                 organisation_id=actor.organisation_id if actor else None,
+                 object_type="user", object_id=user.id, details={})
 
 
 def _user_state(user: User) -> dict[str, Any]:

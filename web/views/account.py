@@ -1,4 +1,5 @@
-"""The signed-in user's account: API tokens (list, create with the secret shown once, revoke)."""
+"""The signed-in user's account: who they are, their password (changed after giving the
+current one) and API tokens (list, create with the secret shown once, revoke)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
+from web import auth
 from web.auth import login_required
 from web.db_setup import commit_then, commit_then_redirect
+from web.extensions import limiter
+from web.forms.auth import ChangePasswordForm
 from web.forms.validators import NoControlCharacters
 from web.models import ApiToken
+from web.services import accounts
 from web.services import tokens as service
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 MAX_TOKEN_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL
+#: Password changes per client address: the form checks the current password, so it is
+#: limited like signing in, against guessing it from a session left open.
+PASSWORD_CHANGE_LIMIT = "10 per minute;50 per hour"
 
 
 class CreateTokenForm(FlaskForm):
@@ -35,6 +43,42 @@ class CreateTokenForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     """Revoke one token (the form is only its CSRF token)."""
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    """The signed-in user's details, with links to change their password and to API tokens."""
+    return render_template("account/index.html")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(PASSWORD_CHANGE_LIMIT, methods=["POST"])
+def password() -> ResponseReturnValue:
+    """Change your password: the current one, then the new one twice. This session goes on;
+    every other session of the account ends."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(g.user, current=form.current_password.data or "",
+                                     new=form.new_password.data or "")
+        except accounts.WrongPasswordError as error:
+            form.current_password.errors = [_sentence(str(error))]
+        except accounts.AccountError as error:
+            form.new_password.errors = [_sentence(str(error))]
+        else:
+            auth.sign_in(g.user)  # this session, stamped with the new password
+            return commit_then_redirect(
+                url_for(".index"),
+                "Your password has been changed. Anywhere else you were signed in, you "
+                "have been signed out.")
+    status = 400 if form.errors else 200
+    return render_template("account/password.html", form=form), status
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

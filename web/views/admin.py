@@ -46,6 +46,7 @@ from web.forms.admin import (
     NotDuplicateForm,
     OrganisationForm,
     ReasonForm,
+    SetPasswordForm,
     SiteForm,
     SupplierForm,
     SupplierSearchForm,
@@ -691,6 +692,28 @@ def deactivate_user(user_id: int) -> ResponseReturnValue:
 def reactivate_user(user_id: int) -> ResponseReturnValue:
     """Let a deactivated user sign in again."""
     return _user_active(user_id, active=True)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@admin_required
+def set_user_password(user_id: int) -> ResponseReturnValue:
+    """Give a user who has forgotten their password a new one (your own is changed on your
+    account page, which asks for the current one)."""
+    user = db.get_or_404(User, user_id)
+    if user.id == g.user.id:
+        return redirect(url_for("account.password"))
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.set_user_password(user, form.new_password.data or "", actor=g.user)
+        except service.AdminError as error:
+            form.new_password.errors = [str(error)]
+        else:
+            return commit_then_redirect(
+                url_for(".users"),
+                f"New password set for {user.name}. Give it to them securely: they are "
+                "signed out wherever they were signed in.")
+    return _form_page("admin/user_password.html", form, user=user)
 
 
 def _user_active(user_id: int, *, active: bool) -> ResponseReturnValue:

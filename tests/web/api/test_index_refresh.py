@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from tests.conftest import AuthActions
 from tests.factories import make_supplier
 from tests.web.api.conftest import SEARCH, Api, ApiWorld, assert_problem, make_shortlist
 from web.extensions import db
-from web.models import Shortlist
+from web.models import Shortlist, User
 from web.services import matching
 from web.services.shortlists import verify_data_hash
 from web.services.versions import bump_version
@@ -96,7 +95,8 @@ def test_a_slow_rebuild_answers_from_the_previous_index_and_says_so(
     assert matching._refresh is not None and not matching._refresh.done.is_set()
 
     client = api.client
-    AuthActions(client).login_as(SimpleNamespace(id=world.member_id))
+    with app.app_context():
+        AuthActions(client).login_as(db.session.get(User, world.member_id))
     page = client.get("/search/results", query_string={
         "need": SEARCH["need"], "site": "postcode", "postcode": "L34 1AB"})
     assert page.status_code == 200

@@ -6,7 +6,14 @@ import pytest
 
 from tests.factories import make_organisation, make_user
 from web.models import Role
-from web.services.accounts import AccountError, create_user
+from web.services.accounts import (
+    MAX_PASSWORD_LENGTH,
+    AccountError,
+    WrongPasswordError,
+    change_password,
+    check_new_password,
+    create_user,
+)
 
 pytestmark = pytest.mark.usefixtures("app_context")
 
@@ -43,3 +50,33 @@ def test_duplicate_email_is_refused() -> None:
     with pytest.raises(AccountError, match="already exists"):
         create_user(email="TAKEN@member.example", name="B", role=Role.ADMIN, organisation=None,
                     password="long enough password")
+
+
+@pytest.mark.parametrize(("password", "message"), [
+    ("nine char", "at least 10 characters"),
+    ("x" * (MAX_PASSWORD_LENGTH + 1), "1,000 characters or fewer"),
+    (" Ann@Member.Example", "must not be the email address"),
+])
+def test_new_passwords_are_checked_for_length_and_the_email(
+    password: str, message: str
+) -> None:
+    with pytest.raises(AccountError, match=message):
+        check_new_password(password, email="ann@member.example")
+
+
+@pytest.mark.parametrize("password", ["ten chars!", "x" * MAX_PASSWORD_LENGTH,
+                                      "ann@member.example and more"])
+def test_new_passwords_within_the_rules_are_accepted(password: str) -> None:
+    check_new_password(password, email="ann@member.example")  # raises nothing
+
+
+def test_change_password_needs_the_current_one() -> None:
+    user = make_user(password="correct horse battery")
+    with pytest.raises(WrongPasswordError, match="current password is wrong"):
+        change_password(user, current="incorrect horse", new="three random words")
+    with pytest.raises(AccountError, match="different from your current one"):
+        change_password(user, current="correct horse battery", new="correct horse battery")
+    assert user.check_password("correct horse battery")
+
+    change_password(user, current="correct horse battery", new="three random words")
+    assert user.check_password("three random words")
