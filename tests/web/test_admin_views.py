@@ -111,6 +111,7 @@ def test_admin_pages(app: Flask, app_context: Flask, client: Any, signed_in: Use
         f"/admin/organisations/{organisation.id}/sites/new",
         f"/admin/organisations/{organisation.id}/sites/{site.id}/remove",
         "/admin/users", "/admin/users/new", f"/admin/users/{member.id}/password",
+        f"/admin/users/{member.id}/edit",
         "/admin/audit?action=x&object_type=y&page=3",
     ]
     for page in pages:
@@ -686,6 +687,98 @@ def test_users_add_and_deactivate(app_context: Flask, client: Any, signed_in: Us
     assert client.post(f"/admin/users/{user.id}/reactivate").status_code == 303
 
 
+def test_an_admin_changes_a_users_details(
+    app_context: Flask, client: Any, signed_in: User
+) -> None:
+    first = make_organisation(name="Knowsley Homes")
+    second = make_organisation(name="Halton Housing")
+    user = make_user(name="Bo Member", email="bo@member.example", organisation=first)
+    db.session.commit()
+    listing = client.get("/admin/users").get_data(as_text=True)
+    assert f'href="/admin/users/{user.id}/edit"' in listing
+    form = client.get(f"/admin/users/{user.id}/edit").get_data(as_text=True)
+    assert "Change Bo Member’s details" in form and 'value="bo@member.example"' in form
+    assert f'<option value="{first.id}" selected>' in form
+    assert 'name="password"' not in form
+
+    data = {"name": " Bo Member-Jones ", "email": "Bo.Jones@Member.example",
+            "role": "member", "organisation_id": str(second.id)}
+    response = client.post(f"/admin/users/{user.id}/edit", data=data)
+
+    assert response.status_code == 303 and response.location == "/admin/users"
+    db.session.expire_all()
+    changed = db.session.get(User, user.id)
+    assert (changed.name, changed.email, changed.organisation_id) == (
+        "Bo Member-Jones", "bo.jones@member.example", second.id)
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "user.edited")).all()
+    assert event.actor_id == signed_in.id and event.object_id == str(user.id)
+    assert event.details == {
+        "before": {"name": "Bo Member", "email": "bo@member.example",
+                   "organisation_id": first.id},
+        "after": {"name": "Bo Member-Jones", "email": "bo.jones@member.example",
+                  "organisation_id": second.id}}
+
+    # Made an administrator: framework staff belong to no organisation.
+    client.post(f"/admin/users/{user.id}/edit", data={**data, "role": "admin"})
+    db.session.expire_all()
+    promoted = db.session.get(User, user.id)
+    assert promoted.role == Role.ADMIN and promoted.organisation_id is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "user.edited")) == 2
+
+
+def test_saving_a_user_unchanged_records_nothing(
+    app_context: Flask, client: Any, signed_in: User
+) -> None:
+    organisation = make_organisation()
+    user = make_user(name="Bo Member", email="bo@member.example", organisation=organisation)
+    db.session.commit()
+
+    response = client.post(f"/admin/users/{user.id}/edit", data={
+        "name": "Bo Member ", "email": "BO@member.example", "role": "member",
+        "organisation_id": str(organisation.id)})
+
+    assert response.status_code == 303
+    with client.session_transaction() as session:
+        assert session["_flashes"] == [("success", "Nothing changed.")]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"email": "taken@member.example"}, "A user with email taken@member.example already exists"),
+    ({"email": "not an email"}, "is not an email address"),
+    ({"organisation_id": ""}, "A member user needs a member organisation"),
+    ({"name": "  "}, "Enter the user"),
+    ("self", "You cannot take away your own administrator role"),
+])
+def test_a_refused_user_change_changes_nothing(
+    app_context: Flask, client: Any, signed_in: User, change: Any, message: str
+) -> None:
+    organisation = make_organisation()
+    user = make_user(email="bo@member.example", organisation=organisation)
+    make_user(email="taken@member.example")
+    db.session.commit()
+    target, data = user, {"name": "Bo", "email": "bo@member.example", "role": "member",
+                          "organisation_id": str(organisation.id)}
+    if change == "self":
+        target = signed_in
+        data = {"name": signed_in.name, "email": signed_in.email, "role": "member",
+                "organisation_id": str(organisation.id)}
+    else:
+        data.update(change)
+    before = (target.name, target.email, target.role, target.organisation_id)
+
+    response = client.post(f"/admin/users/{target.id}/edit", data=data)
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    again = db.session.get(User, target.id)
+    assert (again.name, again.email, again.role, again.organisation_id) == before
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+
+
 NEW_PASSWORD = "three random words"
 
 
@@ -811,6 +904,15 @@ ADMIN_WRITES: dict[str, tuple[Any, Any, str, Any]] = {
         "Bo Member has been deactivated.",
         lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(User)
                                       .where(User.active.is_(False)))),
+    "edit a user": (
+        lambda: {"user": make_user(name="Bo Member")},
+        lambda c, ids: c.post(f"/admin/users/{ids['user']}/edit", data={
+            "name": "Bo Member-Jones", "email": "bo@member.example", "role": "admin",
+            "organisation_id": ""}),
+        "Saved Bo Member-Jones (bo@member.example).",
+        lambda ids: db.session.scalar(sa.select(sa.func.count()).select_from(User)
+                                      .where(User.name == "Bo Member-Jones",
+                                             User.role == Role.ADMIN))),
     "set a user's password": (
         lambda: {"user": make_user(name="Bo Member")},
         lambda c, ids: c.post(f"/admin/users/{ids['user']}/password", data={

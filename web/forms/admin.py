@@ -333,8 +333,8 @@ class ConfirmForm(AdminForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
-class UserForm(AdminForm):
-    """A new user."""
+class EditUserForm(AdminForm):
+    """A user's name, email address, role and organisation."""
 
     name = StringField("Full name", widget=GovTextInput(),
                        validators=[DataRequired("Enter the user’s name"), Length(max=200)])
@@ -349,6 +349,12 @@ class UserForm(AdminForm):
     )
     organisation_id = SelectField("Member organisation", widget=GovSelect(), choices=[],
                                   description="Required for members", validate_choice=True)
+    submit = SubmitField("Save changes", widget=GovSubmitInput())
+
+
+class UserForm(EditUserForm):
+    """A new user: as :class:`EditUserForm`, with an initial password."""
+
     password = PasswordField(
         "Initial password", widget=GovPasswordInput(),
         description=f"At least {MIN_PASSWORD_LENGTH} characters. Give it to the user securely.",

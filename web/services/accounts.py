@@ -33,19 +33,29 @@ def create_user(
     :raise AccountError: bad email, short password, duplicate email, or a member without
         an organisation.
     """
-    email = email.strip().lower()
-    if not EMAIL_PATTERN.match(email):
-        raise AccountError(f"{email!r} is not an email address")
+    email = checked_email(email)
     check_new_password(password, email=email)
     if role == Role.MEMBER and organisation is None:
         raise AccountError("a member user needs a member organisation")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"a user with email {email} already exists")
     user = User(email=email, name=name.strip(), role=role, organisation=organisation)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def checked_email(email: str, *, user_id: int | None = None) -> str:
+    """``email`` trimmed and lower-cased, for the account ``user_id`` (None: a new one).
+
+    :raise AccountError: not an email address, or another account's.
+    """
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email):
+        raise AccountError(f"{email!r} is not an email address")
+    other = db.session.scalar(sa.select(User.id).where(User.email == email))
+    if other is not None and other != user_id:
+        raise AccountError(f"a user with email {email} already exists")
+    return email
 
 
 def check_new_password(password: str, *, email: str) -> None:

@@ -47,7 +47,12 @@ from web.models import (
 from web.models.base import utcnow
 from web.postcodes import Location, PostcodeDirectory, PostcodeError
 from web.services import supplier_fields
-from web.services.accounts import AccountError, check_new_password, create_user
+from web.services.accounts import (
+    AccountError,
+    check_new_password,
+    checked_email,
+    create_user,
+)
 from web.services.audit import record_event
 from web.services.catalogue import CatalogueError, current_catalogue, load_catalogue
 from web.services.supplier_fields import ContactValues, FieldError
@@ -238,6 +243,21 @@ def _cell(parse: Any, text: str, *args: Any, **kwargs: Any) -> Any:
         return parse(text, *args, **kwargs)
     except FieldError as error:
         raise AdminError(_sentence(str(error))) from None
+
+
+def _record_changes(
+    action: str, object_type: str, object_id: int, before: Mapping[str, Any],
+    after: Mapping[str, Any], *, actor: User, always: bool = False, **extra: Any,
+) -> dict[str, Any]:
+    """Record ``action`` on the object with the values that changed between the snapshots
+    ``before`` and ``after`` (and ``extra`` details), unless nothing changed and not
+    ``always``; return the changed values (after)."""
+    changed_before, changed_after = diff_snapshots(before, after)
+    if changed_after or always:
+        record_event(action, actor=actor, organisation_id=actor.organisation_id,
+                     object_type=object_type, object_id=object_id,
+                     details={"before": changed_before, "after": changed_after, **extra})
+    return changed_after
 
 
 def _sentence(text: str) -> str:
@@ -477,12 +497,8 @@ def update_supplier(supplier: Supplier, edit: SupplierEdit, *, actor: User) -> d
         supplier.contacts = [Contact(name=c.name, role=c.role, email=c.email, phone=c.phone)
                              for c in edit.contacts]
     db.session.flush()
-    after = supplier_snapshot(supplier)
-    changed_before, changed_after = diff_snapshots(before, after)
-    if changed_after:
-        record_event("supplier.edited", actor=actor, organisation_id=actor.organisation_id,
-                     object_type="supplier", object_id=supplier.id,
-                     details={"before": changed_before, "after": changed_after})
+    changed_after = _record_changes("supplier.edited", "supplier", supplier.id, before,
+                                    supplier_snapshot(supplier), actor=actor)
     if changed_after.keys() - _NOT_INDEXED:
         bump_version()
     return changed_after
@@ -537,10 +553,8 @@ def reactivate_supplier(supplier: Supplier, *, actor: User, reason: str) -> None
 
 def _record_supplier(action: str, supplier: Supplier, before: Mapping[str, Any], actor: User,
                      **extra: Any) -> None:
-    changed_before, changed_after = diff_snapshots(before, supplier_snapshot(supplier))
-    record_event(action, actor=actor, organisation_id=actor.organisation_id,
-                 object_type="supplier", object_id=supplier.id,
-                 details={"before": changed_before, "after": changed_after, **extra})
+    _record_changes(action, "supplier", supplier.id, before, supplier_snapshot(supplier),
+                    actor=actor, always=True, **extra)
 
 
 def record_import(
@@ -674,12 +688,7 @@ def update_lot(lot: Lot, *, name: str, description: str, actor: User) -> dict[st
     lot.name = name
     lot.description = description.strip()
     db.session.flush()
-    changed_before, changed_after = diff_snapshots(before, _lot_state(lot))
-    if changed_after:
-        record_event("lot.edited", actor=actor, organisation_id=actor.organisation_id,
-                     object_type="lot", object_id=lot.id,
-                     details={"before": changed_before, "after": changed_after})
-    return changed_after
+    return _record_changes("lot.edited", "lot", lot.id, before, _lot_state(lot), actor=actor)
 
 
 def _lot_state(lot: Lot) -> dict[str, Any]:
@@ -851,12 +860,8 @@ def update_organisation(
     organisation.name = name
     organisation.type = org_type
     db.session.flush()
-    changed_before, changed_after = diff_snapshots(before, _organisation_state(organisation))
-    if changed_after:
-        record_event("organisation.edited", actor=actor, organisation_id=actor.organisation_id,
-                     object_type="organisation", object_id=organisation.id,
-                     details={"before": changed_before, "after": changed_after})
-    return changed_after
+    return _record_changes("organisation.edited", "organisation", organisation.id, before,
+                           _organisation_state(organisation), actor=actor)
 
 
 def _organisation_state(organisation: MemberOrganisation) -> dict[str, Any]:
@@ -912,12 +917,7 @@ def add_user(
 
     :raise AdminError: with the reason the account cannot be created.
     """
-    if not name.strip():
-        raise AdminError("Enter the user's name")
-    try:
-        kind = Role(role)
-    except ValueError:
-        raise AdminError("Choose the user's role") from None
+    name, kind = _user_name_and_role(name, role)
     try:
         user = create_user(email=email, name=name, role=kind,
                            organisation=organisation if kind == Role.MEMBER else None,
@@ -928,6 +928,35 @@ def add_user(
                  object_type="user", object_id=user.id,
                  details={"before": {}, "after": _user_state(user)})
     return user
+
+
+def update_user(
+    user: User, *, email: str, name: str, role: str,
+    organisation: MemberOrganisation | None, actor: User,
+) -> dict[str, Any]:
+    """Change a user's name, email address, role or organisation; flush, audited as
+    ``user.edited`` with the changed values; return the changed values (empty: none).
+
+    A framework administrator has no organisation, so making a user one clears theirs.
+
+    :raise AdminError: a missing name, a bad or taken email address, a member without an
+        organisation, or an admin taking away their own administrator role.
+    """
+    name, kind = _user_name_and_role(name, role)
+    try:
+        email = checked_email(email, user_id=user.id)
+    except AccountError as error:
+        raise AdminError(_sentence(str(error))) from None
+    if kind == Role.MEMBER and organisation is None:
+        raise AdminError("A member user needs a member organisation")
+    if user.id == actor.id and kind != Role.ADMIN:
+        raise AdminError("You cannot take away your own administrator role")
+    before = _user_state(user)
+    user.name, user.email, user.role = name, email, kind
+    user.organisation = organisation if kind == Role.MEMBER else None
+    db.session.flush()
+    return _record_changes("user.edited", "user", user.id, before, _user_state(user),
+                           actor=actor)
 
 
 def set_user_active(user: User, active: bool, *, actor: User) -> bool:
@@ -942,11 +971,20 @@ def set_user_active(user: User, active: bool, *, actor: User) -> bool:
     before = _user_state(user)
     user.active = active
     db.session.flush()
-    changed_before, changed_after = diff_snapshots(before, _user_state(user))
-    record_event("user.reactivated" if active else "user.deactivated", actor=actor,
-                 organisation_id=actor.organisation_id, object_type="user", object_id=user.id,
-                 details={"before": changed_before, "after": changed_after})
+    _record_changes("user.reactivated" if active else "user.deactivated", "user", user.id,
+                    before, _user_state(user), actor=actor)
     return True
+
+
+def _user_name_and_role(name: str, role: str) -> tuple[str, Role]:
+    """The name (trimmed) and role of a user form; raise AdminError for a missing one."""
+    name = name.strip()
+    if not name:
+        raise AdminError("Enter the user's name")
+    try:
+        return name, Role(role)
+    except ValueError:
+        raise AdminError("Choose the user's role") from None
 
 
 def set_user_password(user: User, password: str, *, actor: User | None) -> None:

@@ -39,6 +39,7 @@ from web.forms.admin import (
     AuditFilterForm,
     CatalogueForm,
     ConfirmForm,
+    EditUserForm,
     ImportConfirmForm,
     ImportUploadForm,
     LotForm,
@@ -661,16 +662,12 @@ def users() -> ResponseReturnValue:
 def new_user() -> ResponseReturnValue:
     """Add a member user or a framework admin."""
     form = UserForm()
-    form.organisation_id.choices = [SelectChoice("", "None (framework staff)")] + [
-        SelectChoice(str(o.id), o.name) for o in service.organisations()
-    ]
+    _organisation_choices(form)
     if form.validate_on_submit():
-        organisation = (db.session.get(MemberOrganisation, int(form.organisation_id.data))
-                        if form.organisation_id.data else None)
         try:
             user = service.add_user(
                 email=form.email.data or "", name=form.name.data or "",
-                role=form.role.data or "", organisation=organisation,
+                role=form.role.data or "", organisation=_chosen_organisation(form),
                 password=form.password.data or "", actor=g.user,
             )
         except service.AdminError as error:
@@ -678,6 +675,43 @@ def new_user() -> ResponseReturnValue:
         else:
             return commit_then_redirect(url_for(".users"), f"Added {user.name} ({user.email}).")
     return _form_page("admin/user_form.html", form)
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_user(user_id: int) -> ResponseReturnValue:
+    """Change a user's name, email address, role or organisation."""
+    user = db.get_or_404(User, user_id)
+    form = EditUserForm(obj=user)
+    _organisation_choices(form)
+    if request.method == "GET":
+        form.role.data = user.role.value
+        form.organisation_id.data = str(user.organisation_id or "")
+    if form.validate_on_submit():
+        try:
+            changes = service.update_user(
+                user, email=form.email.data or "", name=form.name.data or "",
+                role=form.role.data or "", organisation=_chosen_organisation(form),
+                actor=g.user,
+            )
+        except service.AdminError as error:
+            form.form_errors.append(str(error))
+        else:
+            return commit_then_redirect(
+                url_for(".users"), f"Saved {user.name} ({user.email})." if changes
+                else "Nothing changed.")
+    return _form_page("admin/user_form.html", form, user=user)
+
+
+def _organisation_choices(form: EditUserForm) -> None:
+    form.organisation_id.choices = [SelectChoice("", "None (framework staff)")] + [
+        SelectChoice(str(o.id), o.name) for o in service.organisations()
+    ]
+
+
+def _chosen_organisation(form: EditUserForm) -> MemberOrganisation | None:
+    return (db.session.get(MemberOrganisation, int(form.organisation_id.data))
+            if form.organisation_id.data else None)
 
 
 @bp.post("/users/<int:user_id>/deactivate")
