@@ -39,6 +39,7 @@ class MemberPages:
     results: str
     shortlist: str
     lock: str
+    delete: str
     remove: str
     #: A second shortlist, locked, its outcome recorded and corrected once, and the page
     #: that corrects its outcome.
@@ -73,7 +74,8 @@ def member_pages(browser: Browser, live_server: LiveServer) -> Iterator[MemberPa
         remove = page.get_by_role("link", name=re.compile(r"^Remove ")).first
         awarded = awarded_shortlist(live_server, MEMBER_EMAIL, page.url)
         yield MemberPages(context.storage_state(), results, page.url, page.url + "/lock",
-                          live_server(remove.get_attribute("href") or ""), awarded,
+                          page.url + "/delete", live_server(remove.get_attribute("href") or ""),
+                          awarded,
                           awarded + "/outcome/correct")
     finally:
         context.close()
@@ -152,6 +154,7 @@ PAGES: list[tuple[str, str, bool, Callable[[Page], None]]] = [
     ("shortlist detail", "shortlist", True, open_details),
     ("remove a supplier", "remove", True, nothing),
     ("lock confirmation", "lock", True, nothing),
+    ("delete confirmation", "delete", True, nothing),
     ("shortlist with a corrected outcome", "awarded", True, open_details),
     ("correct the outcome", "correct_outcome", True, nothing),
     ("correct the outcome with errors", "correct_outcome", True, correct_outcome_with_errors),

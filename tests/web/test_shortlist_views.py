@@ -107,7 +107,7 @@ def _flashes(client: FlaskClient) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("path", ["/shortlists", "/shortlists/1", "/shortlists/1/export.csv",
                                   "/shortlists/1/lock", "/shortlists/1/outcome/correct",
-                                  "/shortlists/add"])
+                                  "/shortlists/1/delete", "/shortlists/add"])
 def test_signed_out_visitors_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
@@ -147,6 +147,8 @@ def test_admins_read_every_shortlist_but_change_none(
     assert client.get(f"/shortlists/{mine}/export.json").status_code == 200
     assert client.get(f"/shortlists/{mine}/edit").status_code == 403
     assert client.post(f"/shortlists/{mine}/lock").status_code == 403
+    assert client.post(f"/shortlists/{mine}/delete").status_code == 403
+    assert "Delete draft" not in detail.get_data(as_text=True)
     assert client.post("/shortlists/add", data={"supplier_id": ids.suppliers[0]}).status_code == 403
 
 
@@ -207,6 +209,9 @@ CUT_WRITES: dict[str, tuple[str, Any, str, list[str]]] = {
         "draft", lambda c, sid, ids: c.post(
             f"/shortlists/{sid}/entries/{_first_entry(sid)}/remove", data={"reason": "Far"}),
         "Removed Near Insulation Ltd from the shortlist.", ["shortlist.entry_removed"]),
+    "delete a draft": (
+        "draft", lambda c, sid, ids: c.post(f"/shortlists/{sid}/delete"),
+        "Draft “user's list” deleted.", ["shortlist.deleted"]),
     "lock": (
         "draft", lambda c, sid, ids: c.post(f"/shortlists/{sid}/lock"),
         "Shortlist “user's list” is locked.", ["shortlist.search_run", "shortlist.locked"]),
@@ -281,6 +286,8 @@ def test_a_write_cut_off_in_its_commit_answers_as_it_would_have_once(
     if start == "none":
         assert response.headers["Location"].startswith("/search/results?")
         assert len(shortlists) == 1 and len(shortlists[0].entries) == 1
+    elif write == "delete a draft":
+        assert shortlists == [] and response.headers["Location"] == "/shortlists"
     else:
         assert len(shortlists) == 1
         if write != "add to a draft":
@@ -487,6 +494,41 @@ def test_locking_asks_for_confirmation_then_freezes(
     assert "Record the outcome" in page
 
 
+def test_deleting_a_draft_asks_for_confirmation_then_leaves_an_audit_record(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    shortlist_id = _draft(ids)
+    kept = _draft(ids)
+    entry_ids = db.session.scalars(sa.select(ShortlistEntry.id).where(
+        ShortlistEntry.shortlist_id == shortlist_id)).all()
+    _login(auth, ids.user)
+    detail = client.get(f"/shortlists/{shortlist_id}").get_data(as_text=True)
+    assert f'href="/shortlists/{shortlist_id}/delete"' in detail
+    page = client.get(f"/shortlists/{shortlist_id}/delete").get_data(as_text=True)
+    assert "govuk-warning-text" in page and "its 2 suppliers and its notes" in page
+
+    response = client.post(f"/shortlists/{shortlist_id}/delete")
+
+    assert response.status_code == 303 and response.headers["Location"] == "/shortlists"
+    assert _flashes(client) == [("success", "Draft “user's list” deleted.")]
+    db.session.expire_all()
+    assert db.session.get(Shortlist, shortlist_id) is None
+    assert db.session.scalars(sa.select(ShortlistEntry).where(
+        ShortlistEntry.id.in_(entry_ids))).all() == []
+    assert db.session.get(Shortlist, kept) is not None
+    [event] = db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "shortlist.deleted")).all()
+    assert event.actor_id == ids.user and event.object_id == str(shortlist_id)
+    assert event.details["name"] == "user's list"
+    assert event.details["created_by_id"] == ids.user
+    assert sorted(e["supplier_id"] for e in event.details["entries"]) == sorted(
+        ids.suppliers[:2])
+    assert client.get(f"/shortlists/{shortlist_id}").status_code == 404
+    listing = client.get("/shortlists").get_data(as_text=True)
+    assert f'href="/shortlists/{shortlist_id}"' not in listing
+    assert f'href="/shortlists/{kept}"' in listing
+
+
 @pytest.mark.parametrize(("method", "path", "data"), [
     ("get", "/edit", None),
     ("post", "/edit", {"name": "x", "notes": ""}),
@@ -494,6 +536,8 @@ def test_locking_asks_for_confirmation_then_freezes(
     ("post", "/entries/{entry}/remove", {"reason": "x"}),
     ("get", "/lock", None),
     ("post", "/lock", {}),
+    ("get", "/delete", None),
+    ("post", "/delete", {}),
 ])
 def test_a_locked_shortlist_refuses_changes(
     client: FlaskClient, auth: AuthActions, ids: Ids, method: str, path: str,
@@ -805,6 +849,8 @@ ISOLATED_ROUTES = [
     ("post", "/entries/{entry}/remove", {"reason": "x"}),
     ("get", "/lock", None),
     ("post", "/lock", {}),
+    ("get", "/delete", None),
+    ("post", "/delete", {}),
     ("get", "/outcome", None),
     ("post", "/outcome", {"outcome": "none_suitable", "note": "x"}),
     ("get", "/outcome/correct", None),
@@ -852,6 +898,7 @@ def test_posts_need_a_csrf_token(
     _login(auth, ids.user)
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     assert client.post(f"/shortlists/{shortlist_id}/lock").status_code == 400
+    assert client.post(f"/shortlists/{shortlist_id}/delete").status_code == 400
     assert _add(client, ids.suppliers[2]).status_code == 400
     shortlist = db.session.get(Shortlist, shortlist_id)
     assert shortlist is not None

@@ -37,6 +37,7 @@ wrong types are refused.
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
+    204: "Done: no content.",
     400: "The body is not valid JSON.",
     401: "No token, or an unknown or revoked one.",
     403: "Not allowed for this user (an admin changing a shortlist).",
@@ -120,12 +121,14 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "description": _DESCRIPTIONS.get(op.status, "OK"),
             "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
         }
-    else:
+    elif op.media_types:
         responses[str(op.status)] = {
             "description": _DESCRIPTIONS.get(op.status, "OK"),
             "content": {media: {"schema": dict(schema)}
                         for media, schema in op.media_types.items()},
         }
+    else:  # no body (204)
+        responses[str(op.status)] = {"description": _DESCRIPTIONS.get(op.status, "OK")}
     problem = {PROBLEM_MEDIA: {"schema": refs[(Problem, "serialization")]}}
     for status in op.errors:
         responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": problem}

@@ -268,6 +268,21 @@ def lock_shortlist(*, user: User, shortlist_id: int) -> s.ShortlistDetail:
     return _commit_then(_shortlist_detail(shortlist), status=200)
 
 
+@operation(bp, "DELETE", "/shortlists/<id:shortlist_id>", tag="Shortlists", status=204,
+           path_params=SHORTLIST_ID, errors=(403, 404, 409))
+def delete_shortlist(*, user: User, shortlist_id: int) -> Response:
+    """Delete a draft shortlist
+
+    The draft and its entries are deleted. The audit trail keeps a `shortlist.deleted`
+    event with its name, creator and entries. A locked shortlist is a record of a
+    decision and is never deleted (409).
+    """
+    shortlist = _readable_shortlist(shortlist_id, user, for_update=True)
+    _shortlist_call(shortlist_service.delete_draft, shortlist, actor=user)
+    reply = current_app.response_class(status=204)
+    return commit_then(lambda: reply)
+
+
 @operation(
     bp, "GET", "/shortlists/<id:shortlist_id>/export", tag="Shortlists", query=s.ExportParams,
     path_params=SHORTLIST_ID, errors=(404,),

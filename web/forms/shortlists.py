@@ -140,6 +140,12 @@ class LockForm(FlaskForm):
     submit = SubmitField("Lock shortlist", widget=GovSubmitInput())
 
 
+class DeleteForm(FlaskForm):
+    """Confirm deleting a draft (the form is for its CSRF token)."""
+
+    submit = SubmitField("Delete draft", widget=GovSubmitInput())
+
+
 class OutcomeForm(FlaskForm):
     """What came of a locked shortlist."""
 

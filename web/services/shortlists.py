@@ -542,6 +542,29 @@ def update_shortlist(
     return changes
 
 
+def delete_draft(shortlist: Shortlist, *, actor: User) -> None:
+    """Delete a draft shortlist and its entries (one started by mistake, or not needed);
+    flush. A locked shortlist is a record of a decision and is never deleted.
+
+    Audited as ``shortlist.deleted`` under the shortlist's id, with its name, creator and
+    entries: with the draft's earlier events, what remains of it in the audit trail.
+
+    :raise ShortlistLocked: the shortlist is locked.
+    :raise ShortlistError: the actor is not a member of its organisation.
+    """
+    _require_member(actor, shortlist)
+    _require_draft(shortlist)
+    _record(shortlist, "shortlist.deleted", actor, {
+        "name": shortlist.name,
+        "created_by_id": shortlist.created_by_id,
+        "created_at": _utc(shortlist.created_at).isoformat(),
+        "entries": [{"supplier_id": e.supplier_id, "removed": e.removed_at is not None}
+                    for e in shortlist.entries],
+    })
+    db.session.delete(shortlist)
+    db.session.flush()
+
+
 def lock_shortlist(
     shortlist: Shortlist,
     *,

@@ -38,6 +38,7 @@ from web.forms.shortlists import (
     NEW_SHORTLIST,
     AddEntryForm,
     CorrectOutcomeForm,
+    DeleteForm,
     EditShortlistForm,
     LockForm,
     OutcomeForm,
@@ -239,6 +240,22 @@ def remove_entry(shortlist_id: int, entry_id: int) -> ResponseReturnValue:
     return render_template(
         "shortlists/remove.html", shortlist=shortlist, entry=entry, supplier=supplier, form=form
     ), status
+
+
+@bp.route("/<int:shortlist_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(shortlist_id: int) -> ResponseReturnValue:
+    """Confirm, then delete a draft shortlist (a locked one is kept for good)."""
+    shortlist = get_shortlist(shortlist_id, for_update=True)
+    if shortlist.status != ShortlistStatus.DRAFT:
+        return _locked(shortlist)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        name = shortlist.name
+        service.delete_draft(shortlist, actor=g.user)
+        return commit_then_redirect(url_for(".index"), f"Draft “{name}” deleted.")
+    return render_template("shortlists/delete.html", shortlist=shortlist, form=form,
+                           entries=service.active_entries(shortlist))
 
 
 @bp.route("/<int:shortlist_id>/lock", methods=["GET", "POST"])

@@ -46,6 +46,7 @@ def test_admins_cannot_create_or_change_shortlists(api: Api, world: ApiWorld) ->
     shortlist_id = make_shortlist(api, world.member)
     assert_problem(_add(api, world.admin, shortlist_id, world.suppliers[0]), 403)
     assert_problem(api.post(f"/shortlists/{shortlist_id}/lock", token=world.admin), 403)
+    assert_problem(api.delete(f"/shortlists/{shortlist_id}", token=world.admin), 403)
     # …but read them all
     assert api.get(f"/shortlists/{shortlist_id}", token=world.admin).status_code == 200
     assert [s["id"] for s in api.get("/shortlists", token=world.admin).get_json()["items"]] == [
@@ -71,6 +72,7 @@ def test_another_organisations_shortlist_is_404_everywhere(api: Api, world: ApiW
         _add(api, world.member, theirs, world.suppliers[1]),
         api.delete(f"{base}/entries/{entry}?reason=nope", token=world.member),
         api.post(f"{base}/lock", token=world.member),
+        api.delete(base, token=world.member),
         api.get(f"{base}/export?format=csv", token=world.member),
     ):
         body = assert_problem(response, 404)
@@ -156,6 +158,35 @@ def test_lock_freezes_the_shortlist(api: Api, world: ApiWorld) -> None:
     assert_problem(_add(api, world.member, shortlist_id, world.suppliers[1]), 409)
     assert_problem(api.delete(f"/shortlists/{shortlist_id}/entries/{entry}?reason=x",
                               token=world.member), 409)
+    assert_problem(api.delete(f"/shortlists/{shortlist_id}", token=world.member), 409)
+    assert api.get(f"/shortlists/{shortlist_id}", token=world.member).status_code == 200
+
+
+def test_a_draft_is_deleted_for_good_with_an_audit_record(
+    api: Api, world: ApiWorld, app  # type: ignore[no-untyped-def]
+) -> None:
+    import sqlalchemy as sa
+
+    from web.extensions import db
+    from web.models import AuditEvent
+
+    shortlist_id = make_shortlist(api, world.member, "Mistake")
+    kept = make_shortlist(api, world.member, "Kept")
+    _add(api, world.member, shortlist_id, world.suppliers[0])
+
+    response = api.delete(f"/shortlists/{shortlist_id}", token=world.colleague)
+
+    assert response.status_code == 204 and response.data == b""
+    assert_problem(api.get(f"/shortlists/{shortlist_id}", token=world.member), 404)
+    assert_problem(api.delete(f"/shortlists/{shortlist_id}", token=world.member), 404)
+    listed = api.get("/shortlists", token=world.member).get_json()["items"]
+    assert [s["id"] for s in listed] == [kept]
+    with app.app_context():
+        [event] = db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "shortlist.deleted")).all()
+        assert event.object_id == str(shortlist_id) and event.details["name"] == "Mistake"
+        assert [e["supplier_id"] for e in event.details["entries"]] == [world.suppliers[0]]
+        db.session.remove()
 
 
 @pytest.mark.parametrize(("fmt", "mimetype"), [
@@ -182,7 +213,7 @@ def test_export_of_an_unknown_format_is_422(api: Api, world: ApiWorld) -> None:
 
 
 
-@pytest.mark.parametrize("write", ["create", "add", "remove", "lock"])
+@pytest.mark.parametrize("write", ["create", "add", "remove", "lock", "delete"])
 def test_a_write_reads_nothing_after_its_commit(
     api: Api, world: ApiWorld, app, write: str  # type: ignore[no-untyped-def]
 ) -> None:
@@ -199,18 +230,19 @@ def test_a_write_reads_nothing_after_its_commit(
         "remove": lambda: api.delete(f"/shortlists/{shortlist_id}/entries/{entry['id']}",
                                      token=world.member, json={"reason": "Too far"}),
         "lock": lambda: api.post(f"/shortlists/{shortlist_id}/lock", token=world.member),
+        "delete": lambda: api.delete(f"/shortlists/{shortlist_id}", token=world.member),
     }
     with app.app_context():
         engine = db.engine
     with statements_after_commit(engine) as recorder:
         response = calls[write]()
-    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    assert response.status_code in (200, 201, 204), response.get_data(as_text=True)
     assert recorder.committed
     assert recorder.after == []
 
 
 @pytest.mark.parametrize("went_through", [True, False])
-@pytest.mark.parametrize("write", ["create", "add", "remove", "lock"])
+@pytest.mark.parametrize("write", ["create", "add", "remove", "lock", "delete"])
 def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
     api: Api, world: ApiWorld, app, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
     write: str, went_through: bool,
@@ -234,15 +266,16 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
         "remove": lambda: api.delete(f"/shortlists/{shortlist_id}/entries/{entry['id']}",
                                      token=world.member, json={"reason": "Too far"}),
         "lock": lambda: api.post(f"/shortlists/{shortlist_id}/lock", token=world.member),
+        "delete": lambda: api.delete(f"/shortlists/{shortlist_id}", token=world.member),
     }
     with app.app_context():
         events_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
         db.session.remove()
     runs = cut_first_commit(monkeypatch, went_through=went_through)
     response = calls[write]()
-    assert response.status_code == (201 if write in ("create", "add") else 200), (
-        response.get_data(as_text=True))
-    body = response.get_json()
+    statuses = {"create": 201, "add": 201, "delete": 204}
+    assert response.status_code == statuses.get(write, 200), response.get_data(as_text=True)
+    body = response.get_json() if write != "delete" else None
     assert len(runs) == (1 if went_through else 2)  # went through: its answer, not run again
     with app.app_context():
         events = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)
@@ -260,6 +293,9 @@ def test_a_write_cut_off_in_its_commit_answers_with_what_it_did_once(
         elif write == "remove":
             assert entries[0].reason_removed == "Too far" and body["status"] == "removed"
             assert events == ["shortlist.entry_removed"]
+        elif write == "delete":
+            assert shortlists == [] and entries == [] and response.data == b""
+            assert events == ["shortlist.deleted"]
         else:
             assert shortlists[0].locked_at is not None and body["status"] == "locked"
             assert events == ["shortlist.search_run", "shortlist.locked"]
