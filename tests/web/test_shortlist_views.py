@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from tests.web.test_shortlists_service import SEARCH, World, make_world
 from web.extensions import db
 from web.forms import search as search_form
 from web.models import AuditEvent, Shortlist, ShortlistEntry, ShortlistStatus, Site
+from web.models.base import utcnow
 from web.services import matching
 from web.services import shortlists as service
 from web.services.matching import parse_search, run_search
@@ -125,6 +127,65 @@ def test_the_list_shows_the_organisations_own_shortlists(
     assert "user&#39;s list" in page
     assert "other&#39;s list" not in page
     assert "govuk-tag--blue\">Draft" in page
+
+
+def _bare_shortlists(ids: Ids, count: int, *, actor: str = "user", name: str = "List") -> None:
+    """``count`` empty drafts of ``actor``'s organisation, oldest first, committed."""
+    user = ids.world.user if actor == "user" else ids.world.other
+    start = utcnow() - dt.timedelta(days=1)
+    for n in range(count):
+        db.session.add(Shortlist(
+            organisation_id=user.organisation_id, created_by_id=user.id, name=f"{name} {n:02d}",
+            notes="", search_inputs={}, status=ShortlistStatus.DRAFT,
+            created_at=start + dt.timedelta(minutes=n)))
+    db.session.commit()
+
+
+def test_the_list_comes_a_page_at_a_time(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:
+    _bare_shortlists(ids, service.LIST_PAGE_SIZE + 2)
+    _login(auth, ids.user)
+    first = client.get("/shortlists").get_data(as_text=True)
+    assert "27 shortlists." in first
+    assert "List 26" in first and "List 02" in first and "List 01" not in first
+    assert 'href="/shortlists?page=2"' in first and "govuk-pagination" in first
+    second = client.get("/shortlists?page=2").get_data(as_text=True)
+    assert "List 01" in second and "List 00" in second and "List 02" not in second
+    beyond = client.get("/shortlists?page=99").get_data(as_text=True)
+    assert "There is no page 99" in beyond
+
+
+def test_the_list_finds_shortlists_by_name_and_status(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    locked = _locked(ids)
+    _bare_shortlists(ids, 3, name="Roofs")
+    _login(auth, ids.user)
+    found = client.get("/shortlists?q=roofs").get_data(as_text=True)
+    assert "3 shortlists found." in found and "Roofs 00" in found
+    assert f'href="/shortlists/{locked}"' not in found
+    assert 'value="roofs"' in found  # the form keeps what was asked
+    only_locked = client.get("/shortlists?status=locked").get_data(as_text=True)
+    assert "1 shortlist found." in only_locked and f'href="/shortlists/{locked}"' in only_locked
+    none = client.get("/shortlists?q=nothing+like+it").get_data(as_text=True)
+    assert "No shortlist matches" in none and "Show every shortlist" in none
+    # Values the form does not offer are ignored, not an error.
+    odd = client.get("/shortlists?status=open&organisation=abc&page=x")
+    assert odd.status_code == 200 and "4 shortlists." in odd.get_data(as_text=True)
+    assert 'name="organisation"' not in odd.get_data(as_text=True)  # admins only
+
+
+def test_an_admin_finds_an_organisations_shortlists(
+    client: FlaskClient, auth: AuthActions, ids: Ids
+) -> None:
+    _bare_shortlists(ids, 2, name="Ours")
+    _bare_shortlists(ids, 3, actor="other", name="Theirs")
+    other_org = ids.world.other.organisation_id
+    _login(auth, ids.admin)
+    everything = client.get("/shortlists").get_data(as_text=True)
+    assert "5 shortlists." in everything and 'name="organisation"' in everything
+    theirs = client.get(f"/shortlists?organisation={other_org}&page=1").get_data(as_text=True)
+    assert "3 shortlists found." in theirs and "Ours 00" not in theirs
+    assert f'<option value="{other_org}" selected>' in theirs
 
 
 def test_an_empty_list_says_so(client: FlaskClient, auth: AuthActions, ids: Ids) -> None:

@@ -313,13 +313,51 @@ def test_lists_are_per_organisation_newest_first_with_counts(world: World) -> No
     world.add(actor=world.other, new_shortlist_name="Theirs")
     db.session.flush()
     mine = service.list_shortlists(world.user)
-    assert [(s.name, active, removed) for s, active, removed in mine] == [
+    assert [(s.name, active, removed) for s, active, removed in mine.rows] == [
         ("Second", 1, 1), ("Wall insulation 2027", 1, 0)]
-    assert len(service.list_shortlists(world.admin)) == 3
+    assert mine.total == 2
+    assert service.list_shortlists(world.admin).total == 3
     assert [s.name for s in service.draft_shortlists(world.user)] == [
         "Second", "Wall insulation 2027"]
     assert service.draft_shortlists(world.admin) == []
 
+
+
+def _names(page: service.ShortlistPage) -> list[str]:
+    return [shortlist.name for shortlist, _, _ in page.rows]
+
+
+def test_lists_come_a_page_at_a_time_and_filter(world: World) -> None:
+    """Pages of a fixed size, newest first, each knowing the total; a name filter that
+    reads % and _ as themselves; status; and an admin's organisation filter."""
+    made = []
+    for n in range(7):
+        made.append(world.add(new_shortlist_name=f"Roofs {n} 100%_done" if n % 2 else
+                              f"Walls {n}").shortlist)
+        made[-1].created_at = utcnow() - dt.timedelta(hours=10 - n)  # the last made: newest
+    theirs = world.add(actor=world.other, new_shortlist_name="Roofs of theirs").shortlist
+    service.lock_shortlist(made[0], actor=world.user, directory=world.directory)
+    db.session.flush()
+
+    first = service.list_shortlists(world.user, per_page=3)
+    third = service.list_shortlists(world.user, page=3, per_page=3)
+    assert (first.total, third.total) == (7, 7)
+    assert _names(first) == ["Walls 6", "Roofs 5 100%_done", "Walls 4"]
+    assert _names(third) == ["Walls 0"]
+    assert service.list_shortlists(world.user, page=4, per_page=3).rows == []
+    assert _names(service.list_shortlists(world.user, name="roofs")) == [
+        "Roofs 5 100%_done", "Roofs 3 100%_done", "Roofs 1 100%_done"]
+    assert service.list_shortlists(world.user, name="100%_").total == 3
+    assert service.list_shortlists(world.user, name="1000").total == 0  # % is no wildcard
+    assert service.list_shortlists(world.user, name="Roofs_5").total == 0  # nor is _
+    assert _names(service.list_shortlists(world.user, status="locked")) == ["Walls 0"]
+    assert service.list_shortlists(world.user, status="draft").total == 6
+    # A member's list is their organisation's, whatever organisation is asked for.
+    assert service.list_shortlists(
+        world.user, organisation_id=theirs.organisation_id).total == 7
+    assert _names(service.list_shortlists(
+        world.admin, organisation_id=theirs.organisation_id)) == ["Roofs of theirs"]
+    assert service.list_shortlists(world.admin, name="roofs").total == 4
 
 # ---------------------------------------------------------------------------------------
 # Lock

@@ -519,7 +519,22 @@ class ShortlistDetail(BaseModel):
     entries: list[EntryOut]
 
 
+class ShortlistListParams(PageParams):
+    """Filter the shortlist list."""
+
+    q: _line(200) | None = Field(None, description="Name contains (case-insensitive).")
+    status: Literal["draft", "locked"] | None = Field(None, description="Only drafts, or only "
+                                                      "locked shortlists.")
+    organisation_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="An admin's token: only this organisation's "
+        "shortlists (a member's token always lists its own organisation's).")
+
+
 class ShortlistList(BaseModel):
-    """Shortlists, newest first."""
+    """A page of shortlists, newest first."""
 
     items: list[ShortlistSummary]
+    page: int
+    per_page: int
+    total: int
+    pages: int

@@ -37,6 +37,7 @@ from web.services.matching import (
     result_to_dict,
     run_search,
 )
+from web.services.queries import contains
 
 SHORTLIST_ID = {"shortlist_id": "The shortlist's id."}
 
@@ -96,7 +97,7 @@ def list_suppliers(*, user: User, query: s.SupplierListParams) -> s.SupplierPage
     if not user.is_admin:
         stmt = stmt.where(Supplier.active.is_(True))
     if query.q:
-        stmt = stmt.where(Supplier.name.ilike(f"%{_escape_like(query.q)}%", escape="\\"))
+        stmt = stmt.where(contains(Supplier.name, query.q))
     if query.lot:
         stmt = stmt.where(Supplier.lots.any(Lot.code == query.lot))
     page = db.paginate(stmt, page=query.page, per_page=query.per_page, error_out=False)
@@ -157,21 +158,29 @@ def social_value_options(*, user: User) -> s.CatalogueOut:
 # Shortlists
 
 
-@operation(bp, "GET", "/shortlists", tag="Shortlists", response=s.ShortlistList)
-def list_shortlists(*, user: User) -> s.ShortlistList:
-    """Your organisation's shortlists, newest first
+@operation(bp, "GET", "/shortlists", tag="Shortlists", query=s.ShortlistListParams,
+           response=s.ShortlistList)
+def list_shortlists(*, user: User, query: s.ShortlistListParams) -> s.ShortlistList:
+    """Your organisation's shortlists, newest first, a page at a time
 
-    An admin's token lists every organisation's.
+    An admin's token lists every organisation's (or `organisation_id`'s). Filter by name
+    (`q`) and `status`; `total` counts every match.
     """
-    rows = shortlist_service.list_shortlists(user)
-    return s.ShortlistList(items=[
-        s.ShortlistSummary(
-            id=shortlist.id, name=shortlist.name, status=shortlist.status.value,
-            organisation_id=shortlist.organisation_id, created_at=shortlist.created_at,
-            locked_at=shortlist.locked_at, entry_count=active, removed_count=removed,
-        )
-        for shortlist, active, removed in rows
-    ])
+    result = shortlist_service.list_shortlists(
+        user, name=query.q or "", status=query.status, organisation_id=query.organisation_id,
+        page=query.page, per_page=query.per_page)
+    return s.ShortlistList(
+        items=[
+            s.ShortlistSummary(
+                id=shortlist.id, name=shortlist.name, status=shortlist.status.value,
+                organisation_id=shortlist.organisation_id, created_at=shortlist.created_at,
+                locked_at=shortlist.locked_at, entry_count=active, removed_count=removed,
+            )
+            for shortlist, active, removed in result.rows
+        ],
+        page=query.page, per_page=query.per_page, total=result.total,
+        pages=-(-result.total // query.per_page),  # as the supplier list: 0 when empty
+    )
 
 
 @operation(bp, "POST", "/shortlists", tag="Shortlists", status=201, body=s.ShortlistCreate,
@@ -401,5 +410,3 @@ def _columns(obj: Any, model: type[BaseModel], *, exclude: set[str]) -> dict[str
     return {name: getattr(obj, name) for name in model.model_fields if name not in exclude}
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -10,11 +10,20 @@ from typing import Any
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
+    GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import HiddenField, IntegerField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -132,6 +141,25 @@ class RemoveEntryForm(FlaskForm):
                     _too_long("Reason", MAX_TEXT_CHARS), _no_controls("Reason", multiline=True)],
     )
     submit = SubmitField("Remove supplier", widget=GovSubmitInput())
+
+
+class ShortlistFilterForm(FlaskForm):
+    """Find shortlists by name, status and (for admins) organisation (a GET form: no CSRF
+    token). The organisation's choices are set by the view."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name contains", widget=GovTextInput(),
+                    validators=[Optional(), Length(max=MAX_NAME_CHARS)])
+    status = SelectField(
+        "Status", widget=GovSelect(), default="",
+        choices=[SelectChoice("", "Drafts and locked"), SelectChoice("draft", "Drafts"),
+                 SelectChoice("locked", "Locked")],
+    )
+    organisation = SelectField("Organisation", widget=GovSelect(), default="", choices=[],
+                               validate_choice=True)
+    submit = SubmitField("Find shortlists", widget=GovSubmitInput())
 
 
 class LockForm(FlaskForm):

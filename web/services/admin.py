@@ -55,6 +55,7 @@ from web.services.accounts import (
 )
 from web.services.audit import record_event
 from web.services.catalogue import CatalogueError, current_catalogue, load_catalogue
+from web.services.queries import contains
 from web.services.supplier_fields import ContactValues, FieldError
 from web.services.supplier_files import quote_cell
 from web.services.suppliers_import import MAX_NAME_CHARS, ImportReport
@@ -88,7 +89,6 @@ MAX_LOT_CODE_CHARS = 40
 MAX_ORG_NAME_CHARS = 200
 MAX_SITE_NAME_CHARS = 200
 LOT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_LIKE_ESCAPE = "\\"
 # Edit forms show whole numbers below this without a decimal point (a float holds them
 # exactly); other numbers as Python's shortest round-trip text.
 WHOLE_NUMBERS_BELOW = 1e15
@@ -127,10 +127,6 @@ def register_stats() -> dict[str, int]:
 SUPPLIER_STATUSES = ("active", "inactive", "all")
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def supplier_search(query: str, *, status: str = "active") -> sa.Select[tuple[Supplier]]:
     """Suppliers whose name contains ``query``, or whose external id, company number or
     postcode (or its start) is ``query``; by name then id, so pages are stable."""
@@ -142,7 +138,7 @@ def supplier_search(query: str, *, status: str = "active") -> sa.Select[tuple[Su
     text = query.strip()
     if text:
         conditions = [
-            Supplier.name.ilike(f"%{_like_escape(text)}%", escape=_LIKE_ESCAPE),
+            contains(Supplier.name, text),
             sa.func.lower(Supplier.external_id) == text.lower(),
         ]
         company_number, _warning = supplier_fields.parse_company_number(text)

@@ -43,6 +43,7 @@ from web.forms.shortlists import (
     LockForm,
     OutcomeForm,
     RemoveEntryForm,
+    ShortlistFilterForm,
     format_money,
 )
 from web.models import MemberOrganisation, Shortlist, ShortlistEntry, ShortlistStatus, Supplier
@@ -51,12 +52,14 @@ from web.postcodes import get_directory
 from web.services import exports
 from web.services import shortlists as service
 from web.services.matching import SearchInputError
+from web.services.search_page import page_count, pagination
 
 bp = Blueprint("shortlists", __name__, url_prefix="/shortlists")
 
 #: Where "Add to shortlist" returns to: the search helper's results page.
 RESULTS_ENDPOINT = "search.results"
 FORM_ERROR_STATUS = 400
+MAX_LIST_PAGE = 10_000  # a page number past this is read as this (no huge OFFSET)
 
 
 def get_shortlist(shortlist_id: int, *, for_update: bool = False) -> Shortlist:
@@ -94,11 +97,28 @@ def get_entry(shortlist: Shortlist, entry_id: int) -> ShortlistEntry:
 @bp.get("")
 @login_required
 def index() -> ResponseReturnValue:
-    """The organisation's shortlists, newest first (every one, for an admin)."""
-    rows = service.list_shortlists(g.user)
-    organisations = _organisation_names({s.organisation_id for s, _, _ in rows})
-    return render_template("shortlists/index.html", rows=rows, organisations=organisations,
-                           search_url=_url_or_none("search.search"))
+    """The organisation's shortlists, newest first (every one, for an admin), a page at a
+    time; found by name, status and (for an admin) organisation."""
+    form = ShortlistFilterForm(formdata=request.args)
+    if g.user.is_admin:
+        form.organisation.choices = [SelectChoice("", "All organisations")] + [
+            SelectChoice(str(o.id), o.name) for o in db.session.scalars(
+                db.select(MemberOrganisation).order_by(MemberOrganisation.name))]
+    form.validate()  # a value not offered is ignored below, not an error page
+    name = (form.q.data or "").strip() if not form.q.errors else ""
+    status = form.status.data if form.status.data in service.SHORTLIST_STATUSES else None
+    organisation_id = (int(form.organisation.data) if g.user.is_admin and form.organisation.data
+                       and not form.organisation.errors else None)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_LIST_PAGE)
+    result = service.list_shortlists(g.user, name=name, status=status,
+                                     organisation_id=organisation_id, page=page)
+    filters = {"q": name or None, "status": status, "organisation": organisation_id}
+    pages = pagination(page, page_count(result.total, service.LIST_PAGE_SIZE),
+                       lambda n: url_for(".index", page=n, **filters))
+    organisations = _organisation_names({s.organisation_id for s, _, _ in result.rows})
+    return render_template("shortlists/index.html", rows=result.rows, total=result.total,
+                           filter_form=form, filtered=any(filters.values()), pages=pages,
+                           organisations=organisations, search_url=_url_or_none("search.search"))
 
 
 @bp.route("/add", methods=["GET", "POST"])

@@ -63,6 +63,36 @@ def test_list_holds_only_the_own_organisations_shortlists(api: Api, world: ApiWo
         theirs]
 
 
+def test_the_list_comes_in_pages_and_filters(api: Api, world: ApiWorld) -> None:
+    made = [make_shortlist(api, world.member, f"Walls {n}") for n in range(3)]
+    roofs = make_shortlist(api, world.member, "Roofs 50%")
+    theirs = make_shortlist(api, world.other, "Roofs of theirs")
+    _add(api, world.member, made[0], world.suppliers[0])
+    assert api.post(f"/shortlists/{made[0]}/lock", token=world.member).status_code == 200
+
+    def listed(token: str, query: str = "") -> dict:  # type: ignore[type-arg]
+        response = api.get(f"/shortlists{query}", token=token)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()  # type: ignore[no-any-return]
+
+    first = listed(world.member, "?per_page=3")
+    assert [s["id"] for s in first["items"]] == [roofs, made[2], made[1]]
+    assert (first["page"], first["per_page"], first["total"], first["pages"]) == (1, 3, 4, 2)
+    assert [s["id"] for s in listed(world.member, "?per_page=3&page=2")["items"]] == [made[0]]
+    assert listed(world.member, "?page=9")["items"] == []
+    assert [s["id"] for s in listed(world.member, "?q=50%25")["items"]] == [roofs]
+    assert [s["id"] for s in listed(world.member, "?status=locked")["items"]] == [made[0]]
+    assert listed(world.member, "?status=draft")["total"] == 3
+    assert listed(world.member, f"?organisation_id={world.other_org_id}")["total"] == 4
+    by_admin = listed(world.admin, f"?organisation_id={world.other_org_id}")
+    assert [s["id"] for s in by_admin["items"]] == [theirs]
+    assert listed(world.admin, "?q=roofs")["total"] == 2
+    empty = listed(world.member, "?q=nothing+like+it")
+    assert (empty["total"], empty["pages"], empty["items"]) == (0, 0, [])
+    for bad in ("?status=open", "?per_page=101", "?page=0", "?organisation_id=0"):
+        assert_problem(api.get(f"/shortlists{bad}", token=world.member), 422)
+
+
 def test_another_organisations_shortlist_is_404_everywhere(api: Api, world: ApiWorld) -> None:
     theirs = make_shortlist(api, world.other)
     entry = _add(api, world.other, theirs, world.suppliers[0]).get_json()["id"]
