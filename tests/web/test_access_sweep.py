@@ -74,7 +74,7 @@ def world(app_context: Flask) -> World:
         "supplier_id": supplier.id, "organisation_id": org_a.id, "site_id": site.id,
         "user_id": member_a.id, "lot_id": framework.lots[0].id, "first_id": supplier.id,
         "second_id": other.id, "fmt": "csv", "version": "2026.1", "token": "nope",
-        "filename": "nope.css",
+        "filename": "nope.css", "year": 2026,
     }
     return World(values, member_a.id, member_b.id, admin.id, shortlist.id, token.id)
 

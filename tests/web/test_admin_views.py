@@ -3,6 +3,7 @@ duplicate review."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -113,6 +114,7 @@ def test_admin_pages(app: Flask, app_context: Flask, client: Any, signed_in: Use
         "/admin/users", "/admin/users/new", f"/admin/users/{member.id}/password",
         f"/admin/users/{member.id}/edit",
         "/admin/audit?action=x&object_type=y&page=3",
+        "/admin/reports", "/admin/reports?year=1999", "/admin/reports/outcomes-2026.csv",
     ]
     for page in pages:
         response = client.get(page)
@@ -855,6 +857,41 @@ def test_audit_page_filters(app_context: Flask, client: Any, signed_in: User) ->
     assert "2 events" not in filtered and "1 event." in filtered
     by_object = client.get(f"/admin/audit?object_type=supplier&object_id={supplier.id}")
     assert "1 event." in by_object.get_data(as_text=True)
+
+
+def test_the_outcomes_report_page_and_its_csv(
+    app: Flask, app_context: Flask, client: Any, signed_in: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.web.services.test_reports import make_decided
+    from tests.web.test_shortlists_service import make_world
+    from web.services import matching
+
+    monkeypatch.setattr(matching, "_cache", None)
+    world = make_world(app)
+    when = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    make_decided(world, "Walls A", winner=0, value=400_000, when=when)
+    make_decided(world, "Their walls", actor="other", winner=None, when=when)
+    db.session.commit()
+    assert 'href="/admin/reports"' in client.get("/admin/").get_data(as_text=True)
+
+    current = client.get("/admin/reports").get_data(as_text=True)
+    assert 'id="no-outcomes"' in current  # nothing recorded in this year (2026 to 2027)
+    assert '<option value="2025">2025 to 2026</option>' in current
+    page = client.get("/admin/reports?year=2025").get_data(as_text=True)
+    assert "Outcomes report, financial year 2025 to 2026" in page
+    summary = page[page.index('id="report-summary"'):]
+    assert "Knowsley Homes" in summary and "Other Council" in summary
+    assert "£400,000" in summary and "All organisations" in summary
+    assert 'href="/admin/reports/outcomes-2025.csv"' in page
+
+    download = client.get("/admin/reports/outcomes-2025.csv")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert 'filename="framework-outcomes-2025-26.csv"' in download.headers[
+        "Content-Disposition"]
+    lines = download.get_data().decode("utf-8-sig").splitlines()
+    assert len(lines) == 3 and "Walls A" in lines[1] and "Their walls" in lines[2]
+    assert client.get("/admin/reports/outcomes-1999.csv").status_code == 404
 
 
 # --- a database restart cutting off a form's commit ----------------------------------------

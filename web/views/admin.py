@@ -62,9 +62,11 @@ from web.models import (
     Supplier,
     User,
 )
+from web.models.base import utcnow
 from web.postcodes import get_directory
 from web.services import admin as service
 from web.services import dedupe
+from web.services import reports as reports_service
 from web.services.search_page import page_count, pagination
 from web.services.suppliers_import import ImportFileError, ImportReport, import_suppliers
 
@@ -74,6 +76,7 @@ PER_PAGE = 25  # rows per page of the supplier, user and audit lists
 PAIRS_PER_PAGE = 50  # suggested duplicate pairs per page
 MAX_PAGE = 10_000
 FORM_ERROR_STATUS = 400
+MIN_REPORT_YEAR, MAX_REPORT_YEAR = 2000, 2999  # financial years a report may be asked for
 UPLOAD_FOLDER = "admin-imports"  # under the instance folder
 
 
@@ -808,3 +811,34 @@ def admin_value(value: Any) -> str:
         return "yes" if value else "no"
     return str(value)
 
+
+
+# ---------------------------------------------------------------------------------------
+# Reports
+
+
+@bp.get("/reports")
+@admin_required
+def reports() -> ResponseReturnValue:
+    """The outcomes report of a financial year (the current one unless ``year`` is given)."""
+    years = reports_service.years_with_outcomes(utcnow().date())
+    year = request.args.get("year", type=int)
+    year = year if year in years else years[0]
+    rows = reports_service.outcome_rows(year)
+    summaries, total = reports_service.summarise(rows)
+    return render_template("admin/reports.html", year=year, years=years, rows=rows,
+                           summaries=summaries, total=total)
+
+
+@bp.get("/reports/outcomes-<int:year>.csv")
+@admin_required
+def reports_csv(year: int) -> ResponseReturnValue:
+    """Every outcome of financial year ``year``, one a line, for a spreadsheet."""
+    if not MIN_REPORT_YEAR <= year <= MAX_REPORT_YEAR:
+        abort(404)
+    response = current_app.response_class(
+        reports_service.outcomes_csv(reports_service.outcome_rows(year)),
+        mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="framework-outcomes-{year}-{(year + 1) % 100:02d}.csv"')
+    return response
