@@ -197,8 +197,6 @@ def test_no_serious_accessibility_violations(
     request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
     name: str, where: str, signed_in: bool, prepare: Callable[[Page], None],
 ) -> None:
-    if not AXE_SCRIPT.is_file():
-        pytest.fail(f"{AXE_SCRIPT} is missing: run `npm ci` (make install does)")
     state = None
     url = live_server(where)
     if signed_in:
@@ -206,6 +204,16 @@ def test_no_serious_accessibility_violations(
         state = pages.storage_state
         url = getattr(pages, where) if not where.startswith("/") else url
 
+    assert_accessible(browser, url, name=name, state=state, prepare=prepare)
+
+
+def assert_accessible(browser: Browser, url: str, *, name: str, state: Any,
+                      prepare: Callable[[Page], None]) -> None:
+    """Open ``url`` (no redirect) in a context with ``state`` (cookies), ``prepare`` the
+    page, scan it with axe-core, record the findings under ``name`` and fail on a serious
+    or critical one."""
+    if not AXE_SCRIPT.is_file():
+        pytest.fail(f"{AXE_SCRIPT} is missing: run `npm ci` (make install does)")
     results = None
     # A context that bypasses CSP only if axe-core could not be injected under the CSP.
     for bypass_csp in (False, True):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.conftest import AXE_REPORT, AXE_SCRIPT, LiveServer, sign_in
-from tests.browser.test_accessibility import FAILING_IMPACTS, describe, run_axe
+from tests.browser.conftest import LiveServer, sign_in
+from tests.browser.test_accessibility import assert_accessible
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -94,29 +94,5 @@ def test_no_serious_accessibility_violations_for_staff(
     browser: Browser, live_server: LiveServer, admin_state: Any, ids: dict[str, int],
     name: str, path: str, prepare: Callable[[Page], None],
 ) -> None:
-    if not AXE_SCRIPT.is_file():
-        pytest.fail(f"{AXE_SCRIPT} is missing: run `npm ci` (make install does)")
-    url = live_server(path.format(**ids))
-    results = None
-    # A context that bypasses CSP only if axe-core could not be injected under the CSP.
-    for bypass_csp in (False, True):
-        context = browser.new_context(locale="en-GB", storage_state=admin_state,
-                                      bypass_csp=bypass_csp)
-        try:
-            page = context.new_page()
-            response = page.goto(url)
-            assert response is not None and response.status == 200, (url, response)
-            prepare(page)
-            results = run_axe(page)
-        finally:
-            context.close()
-        if results is not None:
-            break
-    assert results is not None, "axe-core could not run on the page"
-
-    violations = results["violations"]
-    AXE_REPORT.record(f"admin: {name}", violations)
-    serious = [v for v in violations if v["impact"] in FAILING_IMPACTS]
-    assert not serious, (
-        f"{len(serious)} serious or critical WCAG A/AA violation(s) on {name} ({url}):\n"
-        + "\n".join(describe(v) for v in serious))
+    assert_accessible(browser, live_server(path.format(**ids)), name=f"admin: {name}",
+                      state=admin_state, prepare=prepare)
