@@ -3,7 +3,8 @@
 The signed session cookie holds the user's id and a stamp of their password hash; each
 request loads the user into ``g.user`` (``None`` when signed out, when the account is
 deactivated, or when the password has changed since the session began: a new password
-signs out every other session). Views declare their rule with a decorator; the rule lives
+signs out every other session). A user whose password an administrator chose is sent to
+choose their own before any other page. Views declare their rule with a decorator; the rule lives
 here, not in each view.
 """
 
@@ -18,6 +19,7 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, abort, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from web.extensions import db
 from web.models import User
@@ -25,6 +27,12 @@ from web.services.versions import remember_version, with_version
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "user_id"
+#: What a user whose password an administrator chose may reach before choosing their own:
+#: that page, signing out, the service's static files and pages about it.
+OPEN_WHILE_CHANGING_PASSWORD = frozenset({
+    "account.password", "auth.sign_out", "static", "main.healthz", "ops.readyz",
+    "main.accessibility", "main.privacy", "main.cookies", "main.data_attribution",
+})
 STAMP_KEY = "password_stamp"
 STAMP_CHARS = 16  # hex characters of the stamp: 64 bits, against guessing a match
 # With the organisation: every signed-in page's header names it. And the matching index's
@@ -42,7 +50,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"current_user": g.get("user")})
 
 
-def _load_user() -> None:
+def _load_user() -> ResponseReturnValue | None:
     user_id = session.get(SESSION_KEY)
     row = (db.session.execute(_USER_BY_ID, {"user_id": user_id}).first()
            if isinstance(user_id, int) else None)
@@ -52,6 +60,10 @@ def _load_user() -> None:
         user = row[0]
     g.user = (user if user is not None and user.active
               and _stamp_matches(session.get(STAMP_KEY), user) else None)
+    if (g.user is not None and g.user.must_change_password
+            and request.endpoint not in OPEN_WHILE_CHANGING_PASSWORD):
+        return redirect(url_for("account.password"))
+    return None
 
 
 def password_stamp(user: User) -> str:

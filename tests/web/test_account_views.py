@@ -160,3 +160,38 @@ def test_a_change_cut_off_in_its_commit_is_made_once(
     assert client.get("/account/").status_code == 200  # stamped with the password kept
     db.session.expire_all()
     assert db.session.get(User, signed_in.id).check_password(NEW_PASSWORD)
+
+
+def test_a_password_an_admin_chose_is_changed_before_anything_else(
+    app_context: Flask, client: Any, member: User, auth: AuthActions
+) -> None:
+    member.must_change_password = True
+    db.session.commit()
+    auth.login_as(member)
+
+    for path in ("/search", "/shortlists", "/account/", "/account/tokens", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.location == "/account/password", path
+    page = client.get("/account/password").get_data(as_text=True)
+    assert 'id="must-change-password"' in page
+    assert 'class="govuk-back-link"' not in page  # nowhere to go back to yet
+    for path in ("/accessibility", "/privacy", "/healthz"):
+        assert client.get(path).status_code == 200, path
+
+    assert _change(client).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, member.id).must_change_password is False
+    assert client.get("/search").status_code == 200
+    assert 'id="must-change-password"' not in client.get("/account/password").get_data(
+        as_text=True)
+
+
+def test_signing_out_is_open_while_a_password_must_change(
+    app_context: Flask, client: Any, member: User, auth: AuthActions
+) -> None:
+    member.must_change_password = True
+    db.session.commit()
+    auth.login_as(member)
+    assert client.post("/sign-out").status_code == 302
+    assert client.get("/account/password").status_code == 302  # signed out: to sign in

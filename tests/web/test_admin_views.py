@@ -679,6 +679,9 @@ def test_users_add_and_deactivate(app_context: Flask, client: Any, signed_in: Us
 
     user = db.session.scalar(sa.select(User).where(User.email == "new@member.example"))
     assert user is not None
+    assert user.must_change_password  # the admin chose it: the user chooses their own
+    assert "Given password not yet changed" in client.get("/admin/users").get_data(
+        as_text=True)
     assert client.post(f"/admin/users/{user.id}/deactivate").status_code == 303
     db.session.expire_all()
     assert not db.session.get(User, user.id).active
@@ -802,7 +805,7 @@ def test_an_admin_sets_a_new_password_for_a_user(
     assert response.status_code == 303 and response.location == "/admin/users"
     db.session.expire_all()
     changed = db.session.get(User, user.id)
-    assert changed.check_password(NEW_PASSWORD)
+    assert changed.check_password(NEW_PASSWORD) and changed.must_change_password
     [event] = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "user.password_set")).all()
     assert event.actor_id == signed_in.id and event.object_id == str(user.id)

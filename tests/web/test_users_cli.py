@@ -29,6 +29,7 @@ def test_create_a_member(app_context: Flask, runner: Any) -> None:
     user = db.session.scalar(sa.select(User).where(User.email == "ann@member.example"))
     assert user is not None and user.role == Role.MEMBER
     assert user.organisation.name == "Knowsley Homes" and user.check_password(NEW_PASSWORD)
+    assert not user.must_change_password  # whoever runs the command chose it for themself
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -57,7 +58,8 @@ def test_set_password(app: Flask, app_context: Flask, runner: Any) -> None:
     assert result.exit_code == 0, result.output
     assert "Set a new password for bo@member.example." in result.output
     db.session.expire_all()
-    assert db.session.get(User, user.id).check_password(NEW_PASSWORD)
+    changed = db.session.get(User, user.id)
+    assert changed.check_password(NEW_PASSWORD) and changed.must_change_password
     [event] = db.session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "user.password_set")).all()
     assert event.actor_id is None and event.object_id == str(user.id) and event.details == {}

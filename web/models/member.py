@@ -84,6 +84,10 @@ class User(Base):
         default=Role.MEMBER,
     )
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(300))
+    #: The password was chosen by an administrator (a new account, or a forgotten password
+    #: replaced): the user chooses their own before anything else.
+    must_change_password: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false())
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[created_at]
 

@@ -91,6 +91,7 @@ def change_password(user: User, *, current: str, new: str) -> None:
     if new == current:
         raise AccountError("the new password must be different from your current one")
     user.set_password(new)
+    user.must_change_password = False
     db.session.flush()
     record_event("user.password_changed", actor=user, organisation_id=user.organisation_id,
                  object_type="user", object_id=user.id, details={})

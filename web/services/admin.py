@@ -909,7 +909,8 @@ def add_user(
     *, email: str, name: str, role: str, organisation: MemberOrganisation | None,
     password: str, actor: User,
 ) -> User:
-    """Create a user with :func:`web.services.accounts.create_user` and audit it.
+    """Create a user with :func:`web.services.accounts.create_user` and audit it. The
+    admin chose the password, so the user chooses their own when they first sign in.
 
     :raise AdminError: with the reason the account cannot be created.
     """
@@ -920,6 +921,8 @@ def add_user(
                            password=password)
     except AccountError as error:
         raise AdminError(_sentence(str(error))) from None
+    user.must_change_password = True  # the admin chose it: the user chooses their own
+    db.session.flush()
     record_event("user.created", actor=actor, organisation_id=actor.organisation_id,
                  object_type="user", object_id=user.id,
                  details={"before": {}, "after": _user_state(user)})
@@ -987,7 +990,7 @@ def set_user_password(user: User, password: str, *, actor: User | None) -> None:
     """Give ``user`` a new password chosen by an admin (who passes it on securely), for a
     user who has forgotten theirs; flush, audited as ``user.password_set`` by ``actor``
     (None: the system, the command line) with no password or hash in the event. Every
-    session the user had ends.
+    session the user had ends, and they choose their own password when they next sign in.
 
     :raise AdminError: a password :func:`web.services.accounts.check_new_password` refuses.
     """
@@ -996,6 +999,7 @@ def set_user_password(user: User, password: str, *, actor: User | None) -> None:
     except AccountError as error:
         raise AdminError(_sentence(str(error))) from None
     user.set_password(password)
+    user.must_change_password = True
     db.session.flush()
     record_event("user.password_set", actor=actor,
                  organisation_id=actor.organisation_id if actor else None,
