@@ -162,13 +162,18 @@ def test_a_change_cut_off_in_its_commit_is_made_once(
     assert db.session.get(User, signed_in.id).check_password(NEW_PASSWORD)
 
 
-def test_a_password_an_admin_chose_is_changed_before_anything_else(
-    app_context: Flask, client: Any, member: User, auth: AuthActions
-) -> None:
+@pytest.fixture
+def given_password(member: User, auth: AuthActions) -> User:
+    """The member, signed in with a password an administrator chose."""
     member.must_change_password = True
     db.session.commit()
     auth.login_as(member)
+    return member
 
+
+def test_a_password_an_admin_chose_is_changed_before_anything_else(
+    client: Any, given_password: User
+) -> None:
     for path in ("/search", "/shortlists", "/account/", "/account/tokens", "/admin/"):
         response = client.get(path)
         assert response.status_code == 302, path
@@ -181,17 +186,14 @@ def test_a_password_an_admin_chose_is_changed_before_anything_else(
 
     assert _change(client).status_code == 303
     db.session.expire_all()
-    assert db.session.get(User, member.id).must_change_password is False
+    assert db.session.get(User, given_password.id).must_change_password is False
     assert client.get("/search").status_code == 200
     assert 'id="must-change-password"' not in client.get("/account/password").get_data(
         as_text=True)
 
 
 def test_signing_out_is_open_while_a_password_must_change(
-    app_context: Flask, client: Any, member: User, auth: AuthActions
+    client: Any, given_password: User
 ) -> None:
-    member.must_change_password = True
-    db.session.commit()
-    auth.login_as(member)
     assert client.post("/sign-out").status_code == 302
     assert client.get("/account/password").status_code == 302  # signed out: to sign in
