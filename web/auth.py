@@ -60,8 +60,10 @@ def _load_user() -> ResponseReturnValue | None:
         user = row[0]
     g.user = (user if user is not None and user.active
               and _stamp_matches(session.get(STAMP_KEY), user) else None)
+    # (The API answers bearer tokens, never this session: it is not redirected.)
     if (g.user is not None and g.user.must_change_password
-            and request.endpoint not in OPEN_WHILE_CHANGING_PASSWORD):
+            and request.endpoint not in OPEN_WHILE_CHANGING_PASSWORD
+            and request.blueprint != "api"):
         return redirect(url_for("account.password"))
     return None
 

@@ -183,6 +183,8 @@ def test_a_password_an_admin_chose_is_changed_before_anything_else(
     assert 'class="govuk-back-link"' not in page  # nowhere to go back to yet
     for path in ("/accessibility", "/privacy", "/healthz"):
         assert client.get(path).status_code == 200, path
+    # The API takes bearer tokens, never this session: a 401 problem, not a redirect.
+    assert client.get("/api/v1/shortlists").status_code == 401
 
     assert _change(client).status_code == 303
     db.session.expire_all()

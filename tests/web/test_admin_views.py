@@ -692,6 +692,27 @@ def test_users_add_and_deactivate(app_context: Flask, client: Any, signed_in: Us
     assert client.post(f"/admin/users/{user.id}/reactivate").status_code == 303
 
 
+def test_users_are_found_by_name_or_email(
+    app_context: Flask, client: Any, signed_in: User
+) -> None:
+    make_user(name="Bo Member", email="bo@knowsley.example")
+    make_user(name="Cy Member", email="cy_1@halton.example")
+    make_user(name="Di Member", email="di@halton.example")
+    db.session.commit()
+
+    def names(query: str) -> list[str]:
+        html = client.get("/admin/users", query_string={"q": query}).get_data(as_text=True)
+        return re.findall(r"Change the details of </span>([^<]+)</a>", html)
+
+    assert names("") == ["Ada Admin", "Bo Member", "Cy Member", "Di Member"]
+    assert names("bo") == ["Bo Member"]  # by name
+    assert names("HALTON") == ["Cy Member", "Di Member"]  # by email, any case
+    assert names("y_1") == ["Cy Member"]
+    assert names("b_@") == [] and names("%") == []  # _ and % are not wildcards
+    page = client.get("/admin/users?q=halton").get_data(as_text=True)
+    assert "2 users matching “halton”." in page and 'value="halton"' in page
+
+
 def test_an_admin_changes_a_users_details(
     app_context: Flask, client: Any, signed_in: User
 ) -> None:

@@ -333,6 +333,18 @@ class ConfirmForm(AdminForm):
     submit = SubmitField("Confirm", widget=GovSubmitInput())
 
 
+class UserSearchForm(AdminForm):
+    """Find users (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search users", widget=GovTextInput(),
+                    description="Part of the name or email address",
+                    validators=[Optional(), Length(max=300)])
+    submit = SubmitField("Search", widget=GovSubmitInput())
+
+
 class EditUserForm(AdminForm):
     """A user's name, email address, role and organisation."""
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from werkzeug.utils import secure_filename
 
 from web.extensions import db
@@ -903,6 +904,16 @@ def _site_state(site: Site) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------
 # Users
+
+
+def user_search(query: str) -> sa.Select[tuple[User]]:
+    """Users whose name or email address contains ``query`` (every user when it is
+    blank), by name then id, with their organisation."""
+    stmt = sa.select(User).options(so.joinedload(User.organisation)).order_by(User.name, User.id)
+    text = query.strip()
+    if text:
+        stmt = stmt.where(sa.or_(contains(User.name, text), contains(User.email, text)))
+    return stmt
 
 
 def add_user(

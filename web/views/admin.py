@@ -52,6 +52,7 @@ from web.forms.admin import (
     SupplierForm,
     SupplierSearchForm,
     UserForm,
+    UserSearchForm,
     add_error,
 )
 from web.models import (
@@ -650,14 +651,16 @@ def remove_site(organisation_id: int, site_id: int) -> ResponseReturnValue:
 @bp.get("/users")
 @admin_required
 def users() -> ResponseReturnValue:
-    """Every user, by name."""
+    """Every user, by name; or those whose name or email address holds ``q``."""
+    search_form = UserSearchForm(formdata=request.args)
+    search_form.validate()
+    query = (search_form.q.data or "").strip() if not search_form.q.errors else ""
     page = _page()
-    result = db.paginate(
-        sa.select(User).options(so.joinedload(User.organisation))
-        .order_by(User.name, User.id), page=page, per_page=PER_PAGE, error_out=False,
-    )
+    result = db.paginate(service.user_search(query), page=page, per_page=PER_PAGE,
+                         error_out=False)
     return render_template("admin/users.html", result=result, form=ConfirmForm(),
-                           pages=_pages(page, result.total or 0, PER_PAGE, ".users"))
+                           search_form=search_form, query=query,
+                           pages=_pages(page, result.total or 0, PER_PAGE, ".users", q=query))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
