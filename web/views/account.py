@@ -19,12 +19,13 @@ from web.forms.validators import NoControlCharacters
 from web.models import ApiToken
 from web.services import accounts
 from web.services import tokens as service
+from web.views.auth import SIGN_IN_LIMIT
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 MAX_TOKEN_ID = 2**31 - 1  # ids are 32-bit in PostgreSQL
 #: Password changes per client address: the form checks the current password, so it is
-#: limited like signing in, against guessing it from a session left open.
-PASSWORD_CHANGE_LIMIT = "10 per minute;50 per hour"
+#: limited as signing in is, against guessing it from a session left open.
+PASSWORD_CHANGE_LIMIT = SIGN_IN_LIMIT
 
 
 class CreateTokenForm(FlaskForm):
